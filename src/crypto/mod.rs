@@ -1,0 +1,32 @@
+//! Cryptographic building blocks shared by the protocol layers.
+//!
+//! Owns: Curve25519 key pairs as WhatsApp and Signal use them (clamped private
+//! keys, raw or `0x05`-prefixed public keys), X25519 agreement, XEdDSA
+//! signatures compatible with libsignal's `curve25519` signatures, and thin
+//! HKDF/HMAC helpers. Does not own any protocol state: the Noise handshake lives
+//! in `noise`, sessions and ratchets in `signal`.
+//!
+//! Randomness always comes in as an argument (`rand_core::CryptoRng`).
+
+mod curve;
+mod kdf;
+
+pub use curve::{KeyPair, PrivateKey, PublicKey, SIGNATURE_LEN, Signature};
+pub use kdf::{hkdf_sha256, hmac_sha256};
+
+/// Errors from key parsing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// A public key had the wrong length.
+    #[error("public key must be 32 bytes (or 33 with the 0x05 type byte), got {0}")]
+    PublicKeyLength(usize),
+    /// A prefixed public key did not start with the Curve25519 type byte 0x05.
+    #[error("public key type byte must be 0x05, got {0:#04x}")]
+    PublicKeyType(u8),
+    /// A private key had the wrong length.
+    #[error("private key must be 32 bytes, got {0}")]
+    PrivateKeyLength(usize),
+    /// A signature had the wrong length.
+    #[error("signature must be 64 bytes, got {0}")]
+    SignatureLength(usize),
+}

@@ -1,0 +1,23 @@
+//! # wa-wasm
+//!
+//! A WhatsApp Web (multi-device) client whose protocol engine is plain,
+//! deterministic Rust that compiles natively and to WebAssembly.
+//!
+//! Layers, bottom to top (each module's documentation says what it owns):
+//! - [`crypto`]: Curve25519 keys, XEdDSA signatures, KDF helpers.
+//! - [`binary`]: the WABinary XML-like node format and JIDs.
+//! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
+//! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
+//!
+//! Everything outside `web` is sans-IO: time, randomness and bytes are
+//! arguments; frames, timers, events and state changes are results.
+#![cfg_attr(not(test), warn(missing_docs))]
+
+pub mod binary;
+pub mod crypto;
+pub mod noise;
+#[allow(dead_code)]
+pub(crate) mod proto;
+pub mod signal;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,8 @@
+//! Browser tests: compiled to wasm32 and run in headless Chromium by
+//! `wasm-pack test --headless --chrome --test web` (see `cargo xtask test`).
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
+
+mod crypto;
