@@ -16,6 +16,7 @@
 pub mod binary;
 pub mod crypto;
 pub mod noise;
+pub mod pairing;
 #[allow(dead_code)]
 pub(crate) mod proto;
 pub mod signal;
