@@ -11,7 +11,7 @@ use prost::Message;
 use rand_core::CryptoRng;
 
 use super::cert::{CertVerifier, VerifiedServer};
-use super::frame::{encode_frame, encode_frame_into, intro_bytes};
+use super::frame::{FrameError, MAX_FRAME_PAYLOAD, encode_frame, encode_frame_into, intro_bytes};
 use super::symmetric::{SymmetricState, diffie_hellman};
 use super::transport::{GCM_TAG_LEN, NoiseTransport};
 use super::{HandshakeField, HandshakeStep, NoiseError};
@@ -307,6 +307,11 @@ impl VerifiedServerHello {
             server_ephemeral,
             server,
         } = self;
+        // Refuse before encrypting a payload that cannot fit in a frame.
+        let sealed_len = client_payload.len().saturating_add(GCM_TAG_LEN);
+        if sealed_len > MAX_FRAME_PAYLOAD {
+            return Err(FrameError::PayloadTooLarge(sealed_len).into());
+        }
         let static_ciphertext = symmetric.encrypt_and_hash(noise_key.public.as_bytes());
         mix_dh(
             &mut symmetric,
