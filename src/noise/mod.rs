@@ -23,6 +23,52 @@
 //! [`ServerAwaitingFinish::read_client_finish`].
 //!
 //! Every transition consumes its state: a failed handshake cannot be continued.
+//!
+//! ```
+//! use rand::SeedableRng;
+//! use wa_wasm::crypto::KeyPair;
+//! use wa_wasm::noise::*;
+//!
+//! # fn main() -> Result<(), NoiseError> {
+//! let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+//! let now = 1_750_000_000;
+//! // A server (e.g. the simulator) with its own root key.
+//! let (root, intermediate, server_key) =
+//!     (KeyPair::generate(&mut rng), KeyPair::generate(&mut rng), KeyPair::generate(&mut rng));
+//! let chain = CertChainBuilder::new(&root.private, &intermediate, server_key.public).build(&mut rng);
+//! let mut server_in = FrameDecoder::expecting_intro();
+//! let mut client_in = FrameDecoder::new();
+//!
+//! let noise_key = KeyPair::generate(&mut rng);
+//! let (client, bytes) = ClientHandshake::start(&noise_key, None, &mut rng)?;
+//! server_in.push(&bytes)?;
+//! let (server, bytes) = ServerHandshake::new(server_key, chain)
+//!     .read_client_hello(&server_in.next_frame().unwrap(), &mut rng)?;
+//! client_in.push(&bytes)?;
+//! let client = client
+//!     .read_server_hello(&client_in.next_frame().unwrap())?
+//!     .verify(&CertVerifier::new(root.public), now)?
+//!     .finish(b"serialized ClientPayload")?;
+//! server_in.push(&client.frame)?;
+//! let mut server = server.read_client_finish(&server_in.next_frame().unwrap())?;
+//! assert_eq!(server.client_payload, b"serialized ClientPayload");
+//!
+//! let mut client_transport = client.transport;
+//! server_in.push(&client_transport.encrypt_frame(b"node bytes")?)?;
+//! let plaintext = server.transport.decrypt(&server_in.next_frame().unwrap())?;
+//! assert_eq!(plaintext, b"node bytes");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Skipping the certificate check does not compile: only
+//! [`VerifiedServerHello`] has `finish`, and only `verify` makes one.
+//!
+//! ```compile_fail
+//! fn skip_verification(hello: wa_wasm::noise::ServerHelloReceived) {
+//!     let _ = hello.finish(b"payload");
+//! }
+//! ```
 
 mod cert;
 mod frame;
