@@ -184,6 +184,8 @@ impl ClientHandshake {
     ) -> Result<(Self, Vec<u8>), NoiseError> {
         let mut symmetric = SymmetricState::new();
         symmetric.mix_hash(ephemeral.public.as_bytes());
+        // Unlike standard Noise, WhatsApp does not mix the (empty) payload of
+        // message 1 into `h`; both reference clients skip it.
         let hello = HandshakeMessage {
             client_hello: Some(ClientHello {
                 ephemeral: Some(ephemeral.public.as_bytes().to_vec()),
@@ -313,6 +315,7 @@ impl VerifiedServerHello {
             return Err(FrameError::PayloadTooLarge(sealed_len).into());
         }
         let static_ciphertext = symmetric.encrypt_and_hash(noise_key.public.as_bytes());
+        // The server's ephemeral already passed the low-order check when read.
         mix_dh(
             &mut symmetric,
             &noise_key.private,
@@ -417,6 +420,7 @@ impl ServerHandshake {
 
         let mut symmetric = SymmetricState::new();
         symmetric.mix_hash(client_ephemeral.as_bytes());
+        // No hash of an empty message-1 payload here either (see the client side).
         symmetric.mix_hash(ephemeral.public.as_bytes());
         mix_dh(
             &mut symmetric,

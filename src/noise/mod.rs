@@ -24,6 +24,11 @@
 //!
 //! Every transition consumes its state: a failed handshake cannot be continued.
 //!
+//! WhatsApp's handshake differs from standard Noise XX in one point: the empty
+//! payload of message 1 is not mixed into the handshake hash. Keys are the
+//! same as a generic Noise library's, but its handshake tags are not, so a
+//! generic implementation cannot talk to WhatsApp (see `tests/snow_interop.rs`).
+//!
 //! ```
 //! use rand::SeedableRng;
 //! use wa_wasm::crypto::KeyPair;
