@@ -8,6 +8,7 @@
 //! - [`binary`]: the WABinary XML-like node format and JIDs.
 //! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
+//! - [`store`]: credentials, the key/value persistence model and `Changes` batches.
 //!
 //! Everything outside `web` is sans-IO: time, randomness and bytes are
 //! arguments; frames, timers, events and state changes are results.
@@ -19,5 +20,6 @@ pub mod noise;
 #[allow(dead_code)]
 pub(crate) mod proto;
 pub mod signal;
+pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
