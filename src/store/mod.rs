@@ -26,8 +26,11 @@
 //! Every namespace's key convention is in [`keys`]; [`Namespace::as_str`] gives
 //! the stable storage names.
 
+mod auth;
 mod changes;
 pub mod conformance;
+mod credentials;
+mod export;
 mod faulty;
 pub mod keys;
 mod memory;
@@ -36,7 +39,13 @@ mod namespace;
 use std::rc::Rc;
 use std::sync::Arc;
 
+pub use auth::{LoadedAuth, load_auth, save_credentials};
 pub use changes::{Change, Changes};
+pub use credentials::{
+    AccountIdentity, AdvSecret, CREDENTIALS_FORMAT_VERSION, Credentials, CredentialsError,
+    SignedPreKey,
+};
+pub use export::{AUTH_EXPORT_FORMAT, AUTH_EXPORT_VERSION, AuthSnapshot, ExportError, ImportError};
 pub use faulty::FaultyStore;
 pub use memory::MemoryStore;
 pub use namespace::{Namespace, UnknownNamespace};
