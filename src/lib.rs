@@ -9,12 +9,14 @@
 //! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
 //! - [`store`]: credentials, the key/value persistence model and `Changes` batches.
+//! - [`client`]: the sans-IO client engine (for now: the reconnect policy).
 //!
 //! Everything outside `web` is sans-IO: time, randomness and bytes are
 //! arguments; frames, timers, events and state changes are results.
 #![cfg_attr(not(test), warn(missing_docs))]
 
 pub mod binary;
+pub mod client;
 pub mod crypto;
 pub mod noise;
 #[allow(dead_code)]
