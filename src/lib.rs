@@ -8,17 +8,22 @@
 //! - [`binary`]: the WABinary XML-like node format and JIDs.
 //! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
+//! - [`pairing`]: both sides of companion linking (QR, ADV identity, link codes).
+//! - [`store`]: credentials, the key/value persistence model and `Changes` batches.
+//! - [`client`]: the sans-IO client engine (for now: the reconnect policy).
 //!
 //! Everything outside `web` is sans-IO: time, randomness and bytes are
 //! arguments; frames, timers, events and state changes are results.
 #![cfg_attr(not(test), warn(missing_docs))]
 
 pub mod binary;
+pub mod client;
 pub mod crypto;
 pub mod noise;
 pub mod pairing;
 #[allow(dead_code)]
 pub(crate) mod proto;
 pub mod signal;
+pub mod store;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

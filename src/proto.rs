@@ -17,3 +17,7 @@ pub(crate) mod wa {
 pub(crate) mod signal {
     include!(concat!(env!("OUT_DIR"), "/signal.rs"));
 }
+
+pub(crate) mod store {
+    include!(concat!(env!("OUT_DIR"), "/store.rs"));
+}
