@@ -60,19 +60,18 @@
 
 mod address;
 mod error;
+pub mod group;
 mod keys;
-// Sender key parts are used by the group operations that follow.
-#[allow(dead_code)]
 mod ratchet;
 mod record;
 pub mod session;
 mod state;
 pub mod store;
-#[allow(dead_code)]
 mod wire;
 
 pub use address::{ProtocolAddress, SenderKeyName};
 pub use error::{MessagePart, RecordKind, SignalError};
+pub use group::SenderKeyRecord;
 pub use keys::{
     IdentityKey, IdentityKeyPair, PreKey, PreKeyBundle, PreKeyId, RegistrationId, SignedPreKey,
     SignedPreKeyId,
@@ -93,6 +92,8 @@ pub const MAX_SKIPPED_KEYS: usize = 2000;
 pub const MAX_RECEIVER_CHAINS: usize = 5;
 /// Most archived session states kept per record.
 pub const MAX_ARCHIVED_STATES: usize = 40;
+/// Most sender key states kept per sender key record.
+pub const MAX_SENDER_KEY_STATES: usize = 5;
 
 #[cfg(test)]
 mod test_support;

@@ -9,12 +9,14 @@
 //! (`to_bytes`/`from_bytes`), so a store may keep opaque blobs.
 //!
 //! [`StagedStore`] layers uncommitted changes over a store, for a caller that
-//! runs several operations before one commit.
+//! runs several operations (say a `pkmsg` carrying a sender key, then the
+//! `skmsg` it unlocks) before one commit.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::address::ProtocolAddress;
+use super::address::{ProtocolAddress, SenderKeyName};
 use super::error::SignalError;
+use super::group::SenderKeyRecord;
 use super::keys::{
     IdentityKey, IdentityKeyPair, PreKey, PreKeyId, RegistrationId, SignedPreKey, SignedPreKeyId,
 };
@@ -51,11 +53,20 @@ pub trait SessionStore {
     fn session(&self, address: &ProtocolAddress) -> Result<Option<SessionRecord>, SignalError>;
 }
 
+/// Sender key records, one per (group, sender device).
+pub trait SenderKeyStore {
+    /// The sender key record for `name`, if any.
+    fn sender_key(&self, name: &SenderKeyName) -> Result<Option<SenderKeyRecord>, SignalError>;
+}
+
 /// Everything the Signal operations read.
-pub trait SignalStore: IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore {}
+pub trait SignalStore:
+    IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore + SenderKeyStore
+{
+}
 
 impl<T> SignalStore for T where
-    T: IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore + ?Sized
+    T: IdentityStore + PreKeyStore + SignedPreKeyStore + SessionStore + SenderKeyStore + ?Sized
 {
 }
 
@@ -80,6 +91,8 @@ pub struct SignalChanges {
     pub removed_pre_keys: BTreeSet<PreKeyId>,
     /// Peer identities to save (first seen, or changed).
     pub identities: BTreeMap<ProtocolAddress, IdentityKey>,
+    /// Sender key records to write.
+    pub sender_keys: BTreeMap<SenderKeyName, SenderKeyRecord>,
     /// Identity changes to report to the user (not to store).
     pub identity_changes: BTreeMap<ProtocolAddress, IdentityChange>,
 }
@@ -90,6 +103,7 @@ impl SignalChanges {
         self.sessions.is_empty()
             && self.removed_pre_keys.is_empty()
             && self.identities.is_empty()
+            && self.sender_keys.is_empty()
             && self.identity_changes.is_empty()
     }
 
@@ -98,6 +112,7 @@ impl SignalChanges {
         self.sessions.extend(later.sessions);
         self.removed_pre_keys.extend(later.removed_pre_keys);
         self.identities.extend(later.identities);
+        self.sender_keys.extend(later.sender_keys);
         for (address, change) in later.identity_changes {
             self.identity_changes
                 .entry(address)
@@ -153,6 +168,7 @@ pub struct InMemorySignalStore {
     pre_keys: BTreeMap<PreKeyId, Vec<u8>>,
     signed_pre_keys: BTreeMap<SignedPreKeyId, Vec<u8>>,
     sessions: BTreeMap<ProtocolAddress, Vec<u8>>,
+    sender_keys: BTreeMap<SenderKeyName, Vec<u8>>,
 }
 
 impl core::fmt::Debug for InMemorySignalStore {
@@ -164,6 +180,7 @@ impl core::fmt::Debug for InMemorySignalStore {
             .field("pre_keys", &self.pre_keys.len())
             .field("signed_pre_keys", &self.signed_pre_keys.len())
             .field("sessions", &self.sessions.len())
+            .field("sender_keys", &self.sender_keys.len())
             .finish()
     }
 }
@@ -177,6 +194,7 @@ impl PartialEq for InMemorySignalStore {
             && self.pre_keys == other.pre_keys
             && self.signed_pre_keys == other.signed_pre_keys
             && self.sessions == other.sessions
+            && self.sender_keys == other.sender_keys
     }
 }
 
@@ -192,6 +210,7 @@ impl InMemorySignalStore {
             pre_keys: BTreeMap::new(),
             signed_pre_keys: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            sender_keys: BTreeMap::new(),
         }
     }
 
@@ -217,6 +236,9 @@ impl InMemorySignalStore {
         for (address, identity) in changes.identities {
             self.identities
                 .insert(address, identity.serialize().to_vec());
+        }
+        for (name, record) in changes.sender_keys {
+            self.sender_keys.insert(name, record.to_bytes());
         }
     }
 
@@ -279,6 +301,15 @@ impl SessionStore for InMemorySignalStore {
         self.sessions
             .get(address)
             .map(|bytes| SessionRecord::from_bytes(bytes))
+            .transpose()
+    }
+}
+
+impl SenderKeyStore for InMemorySignalStore {
+    fn sender_key(&self, name: &SenderKeyName) -> Result<Option<SenderKeyRecord>, SignalError> {
+        self.sender_keys
+            .get(name)
+            .map(|bytes| SenderKeyRecord::from_bytes(bytes))
             .transpose()
     }
 }
@@ -356,6 +387,15 @@ impl<S: SignalStore + ?Sized> SessionStore for StagedStore<'_, S> {
         match self.staged.sessions.get(address) {
             Some(record) => Ok(Some(record.clone())),
             None => self.base.session(address),
+        }
+    }
+}
+
+impl<S: SignalStore + ?Sized> SenderKeyStore for StagedStore<'_, S> {
+    fn sender_key(&self, name: &SenderKeyName) -> Result<Option<SenderKeyRecord>, SignalError> {
+        match self.staged.sender_keys.get(name) {
+            Some(record) => Ok(Some(record.clone())),
+            None => self.base.sender_key(name),
         }
     }
 }

@@ -5,11 +5,15 @@
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use wa_wasm::signal::group::{
+    create_distribution, group_decrypt, group_encrypt, process_distribution,
+};
 use wa_wasm::signal::session::{decrypt, encrypt, process_bundle};
 use wa_wasm::signal::store::{InMemorySignalStore, SessionStore};
 use wa_wasm::signal::{
     CiphertextMessage, IdentityKeyPair, PreKey, PreKeyBundle, PreKeyId, ProtocolAddress,
-    RegistrationId, SessionRecord, SignalChanges, SignalError, SignedPreKey, SignedPreKeyId,
+    RegistrationId, SenderKeyDistributionMessage, SenderKeyMessage, SenderKeyName, SessionRecord,
+    SignalChanges, SignalError, SignedPreKey, SignedPreKeyId,
 };
 
 /// Number of one-time pre-keys each party starts with.
@@ -114,5 +118,61 @@ impl Party {
 
     pub fn session(&self, with: &ProtocolAddress) -> Option<SessionRecord> {
         self.store.session(with).unwrap()
+    }
+
+    pub fn sender_key_name(&self, group: &str) -> SenderKeyName {
+        SenderKeyName::new(group, self.address.clone())
+    }
+
+    pub fn distribution(&mut self, group: &str) -> SenderKeyDistributionMessage {
+        let outcome =
+            create_distribution(&self.store, &self.sender_key_name(group), &mut self.rng).unwrap();
+        self.commit(outcome.changes);
+        outcome.value
+    }
+
+    pub fn process_distribution(
+        &mut self,
+        group: &str,
+        sender: &ProtocolAddress,
+        message: &SenderKeyDistributionMessage,
+    ) {
+        let parsed = SenderKeyDistributionMessage::from_bytes(message.serialized()).unwrap();
+        let name = SenderKeyName::new(group, sender.clone());
+        let outcome = process_distribution(&self.store, &name, &parsed).unwrap();
+        self.commit(outcome.changes);
+    }
+
+    pub fn group_send(&mut self, group: &str, plaintext: &[u8]) -> SenderKeyMessage {
+        let outcome = group_encrypt(
+            &self.store,
+            &self.sender_key_name(group),
+            plaintext,
+            &mut self.rng,
+        )
+        .unwrap();
+        self.commit(outcome.changes);
+        outcome.value
+    }
+
+    pub fn group_receive(
+        &mut self,
+        group: &str,
+        sender: &ProtocolAddress,
+        message: &SenderKeyMessage,
+    ) -> Result<Vec<u8>, SignalError> {
+        let parsed = SenderKeyMessage::from_bytes(message.serialized())?;
+        let name = SenderKeyName::new(group, sender.clone());
+        let before = self.store.clone();
+        match group_decrypt(&self.store, &name, &parsed) {
+            Ok(outcome) => {
+                self.commit(outcome.changes);
+                Ok(outcome.value)
+            }
+            Err(error) => {
+                assert_eq!(self.store, before, "a failed decryption changed the store");
+                Err(error)
+            }
+        }
     }
 }
