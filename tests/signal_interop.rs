@@ -4,6 +4,7 @@
 //!
 //! Needs Node.js and the npm packages of `package.json` (`npm ci`); without
 //! them these tests fail rather than skip.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod signal_common;

@@ -2,6 +2,7 @@
 //! that reorder, and drops) always decrypt; replays are rejected with a typed
 //! error; corrupted messages fail without changing the store (the harness
 //! asserts that on every failure) and the genuine message still decrypts.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod signal_common;
