@@ -559,7 +559,10 @@ mod tests {
     fn bad_text() {
         assert_eq!("".parse::<Jid>(), Err(JidError::Empty));
         assert!(matches!("x".parse::<Jid>(), Err(JidError::MissingAt(_))));
-        assert!(matches!("12345".parse::<Jid>(), Err(JidError::MissingAt(_))));
+        assert!(matches!(
+            "12345".parse::<Jid>(),
+            Err(JidError::MissingAt(_))
+        ));
         assert!(matches!(
             "123@".parse::<Jid>(),
             Err(JidError::EmptyServer(_))
