@@ -8,12 +8,11 @@
 //! Hostile input: every length is checked against the remaining input before anything is
 //! allocated for it, nesting is capped at [`MAX_DEPTH`], and nothing panics.
 
-use std::borrow::Cow;
-
 use super::MAX_DEPTH;
 use super::jid::{Jid, Server};
-use super::node::{Attrs, Content, Node, Text, Value};
+use super::node::{Attrs, Content, Node, Value};
 use super::tag;
+use super::text::Text;
 use super::tokens;
 
 /// Why bytes are not a valid node. Offsets count from the start of the decoded buffer
@@ -340,8 +339,7 @@ impl<'a> Reader<'a> {
         }
         Ok(Content::Bytes(
             match self.value_after(header, offset, "content")? {
-                Value::Str(Cow::Borrowed(s)) => s.as_bytes().to_vec(),
-                Value::Str(Cow::Owned(s)) => s.into_bytes(),
+                Value::Str(s) => s.as_bytes().to_vec(),
                 Value::Jid(jid) => jid.to_string().into_bytes(),
             },
         ))
@@ -393,20 +391,24 @@ impl<'a> Reader<'a> {
     }
 
     fn string_after(&mut self, header: u8, offset: usize, expected: &'static str) -> Result<Text> {
+        // Most strings are single-byte tokens.
+        if let Some(token) = tokens::single(header) {
+            return Ok(Text::from_static(token));
+        }
         match header {
-            tag::LIST_EMPTY => Ok(Cow::Borrowed("")),
+            tag::LIST_EMPTY => Ok(Text::new()),
             tag::DICTIONARY_0..=tag::DICTIONARY_3 => {
                 let index = self.byte(expected)?;
                 tokens::double(header - tag::DICTIONARY_0, index)
-                    .map(Cow::Borrowed)
+                    .map(Text::from_static)
                     .ok_or(DecodeError::UnknownTag {
                         offset,
                         byte: header,
                         expected,
                     })
             }
-            tag::NIBBLE_8 => self.packed(unpack_nibble, expected),
-            tag::HEX_8 => self.packed(unpack_hex, expected),
+            tag::NIBBLE_8 => self.packed(&NIBBLE_ALPHABET, expected),
+            tag::HEX_8 => self.packed(&HEX_ALPHABET, expected),
             tag::JID_PAIR | tag::AD_JID | tag::FB_JID | tag::INTEROP_JID => {
                 Err(DecodeError::ExpectedString {
                     offset,
@@ -419,25 +421,21 @@ impl<'a> Reader<'a> {
                 expected,
                 found: "a list",
             }),
-            _ => {
-                if let Some(bytes) = self.binary(header, offset, expected)? {
-                    return std::str::from_utf8(bytes)
-                        .map(|s| Cow::Owned(s.to_owned()))
-                        .map_err(|_| DecodeError::InvalidUtf8 { offset, expected });
-                }
-                tokens::single(header)
-                    .map(Cow::Borrowed)
-                    .ok_or(DecodeError::UnknownTag {
-                        offset,
-                        byte: header,
-                        expected,
-                    })
-            }
+            _ => match self.binary(header, offset, expected)? {
+                Some(bytes) => std::str::from_utf8(bytes)
+                    .map(Text::from)
+                    .map_err(|_| DecodeError::InvalidUtf8 { offset, expected }),
+                None => Err(DecodeError::UnknownTag {
+                    offset,
+                    byte: header,
+                    expected,
+                }),
+            },
         }
     }
 
     /// A NIBBLE_8/HEX_8 body: length byte (bit 7 = odd length), then two characters a byte.
-    fn packed(&mut self, unpack: fn(u8) -> Option<u8>, expected: &'static str) -> Result<Text> {
+    fn packed(&mut self, alphabet: &[u8; 16], expected: &'static str) -> Result<Text> {
         let len_offset = self.pos;
         let len_byte = self.byte(expected)?;
         let byte_count = usize::from(len_byte & 0x7f);
@@ -447,34 +445,67 @@ impl<'a> Reader<'a> {
         }
         let start = self.pos;
         let bytes = self.take(byte_count, len_offset, expected)?;
-        let mut text = String::with_capacity(byte_count * 2);
-        for (i, &b) in bytes.iter().enumerate() {
-            let at = start + i;
-            let bad = |value| DecodeError::InvalidNibble { offset: at, value };
-            text.push(char::from(unpack(b >> 4).ok_or(bad(b >> 4))?));
-            // The low half of an odd string's last byte is padding.
-            if !(odd && i + 1 == byte_count) {
-                text.push(char::from(unpack(b & 0x0f).ok_or(bad(b & 0x0f))?));
+        let len = 2 * byte_count - usize::from(odd);
+        // Short strings (the usual case) are unpacked on the stack.
+        let mut small = [0u8; SMALL_PACKED];
+        let mut large = Vec::new();
+        let chars: &mut [u8] = if len <= SMALL_PACKED {
+            small.get_mut(..len).unwrap_or_default()
+        } else {
+            large.resize(len, 0);
+            &mut large
+        };
+        // For an odd length the last chunk has one character: the low nibble is padding.
+        for (i, (chunk, &b)) in chars.chunks_mut(2).zip(bytes).enumerate() {
+            let invalid = |value| DecodeError::InvalidNibble {
+                offset: start + i,
+                value,
+            };
+            let high = alphabet[usize::from(b >> 4)];
+            if high == INVALID {
+                return Err(invalid(b >> 4));
+            }
+            match chunk {
+                [first, second] => {
+                    let low = alphabet[usize::from(b & 0x0f)];
+                    if low == INVALID {
+                        return Err(invalid(b & 0x0f));
+                    }
+                    (*first, *second) = (high, low);
+                }
+                [only] => *only = high,
+                _ => {}
             }
         }
-        Ok(Cow::Owned(text))
+        Ok(Text::from_ascii(chars))
     }
 
-    fn jid_user(&mut self) -> Result<String> {
-        self.string("JID user").map(Cow::into_owned)
+    fn jid_user(&mut self) -> Result<Text> {
+        self.string("JID user")
     }
 
     fn jid_server(&mut self, offset: usize) -> Result<Server> {
-        let server = self.string("JID server")?;
+        let header_offset = self.pos;
+        let header = self.byte("JID server")?;
+        // The usual servers are single-byte tokens.
+        match header {
+            tokens::S_WHATSAPP_NET => return Ok(Server::Whatsapp),
+            tokens::LID => return Ok(Server::Lid),
+            tokens::G_US => return Ok(Server::Group),
+            tokens::BROADCAST => return Ok(Server::Broadcast),
+            tokens::MSGR => return Ok(Server::Messenger),
+            _ => {}
+        }
+        let server = self.string_after(header, header_offset, "JID server")?;
         if server.is_empty() {
             return Err(DecodeError::InvalidJid {
                 offset,
                 reason: "empty server",
             });
         }
-        Ok(match Server::known(&server) {
+        Ok(match Server::known_bytes(server.as_bytes()) {
             Some(known) => known,
-            None => Server::Other(server.into_owned()),
+            None => Server::Other(server.into_string()),
         })
     }
 
@@ -523,24 +554,17 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// `0`–`9`, `-`, `.`; 15 is padding and only valid as the last nibble (handled by the caller).
-fn unpack_nibble(value: u8) -> Option<u8> {
-    match value {
-        0..=9 => Some(b'0' + value),
-        10 => Some(b'-'),
-        11 => Some(b'.'),
-        _ => None,
-    }
-}
+/// Packed strings up to this length are unpacked without a heap buffer.
+const SMALL_PACKED: usize = 32;
+
+/// Marks the values of a packed alphabet that are no character.
+const INVALID: u8 = 0;
+
+/// `0`–`9`, `-`, `.`; 12–14 are invalid and 15 is padding (valid only as the last nibble).
+const NIBBLE_ALPHABET: [u8; 16] = *b"0123456789-.\0\0\0\0";
 
 /// `0`–`9`, `A`–`F`.
-fn unpack_hex(value: u8) -> Option<u8> {
-    match value {
-        0..=9 => Some(b'0' + value),
-        10..=15 => Some(b'A' + value - 10),
-        _ => None,
-    }
-}
+const HEX_ALPHABET: [u8; 16] = *b"0123456789ABCDEF";
 
 #[cfg(test)]
 mod tests {

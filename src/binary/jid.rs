@@ -7,6 +7,8 @@
 use std::fmt::{self, Write};
 use std::str::FromStr;
 
+use super::text::Text;
+
 /// A JID server (the part after `@`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Server {
@@ -58,18 +60,22 @@ impl Server {
 
     /// The known server with this name, if any.
     pub fn known(name: &str) -> Option<Server> {
+        Server::known_bytes(name.as_bytes())
+    }
+
+    pub(crate) fn known_bytes(name: &[u8]) -> Option<Server> {
         Some(match name {
-            "s.whatsapp.net" => Server::Whatsapp,
-            "lid" => Server::Lid,
-            "g.us" => Server::Group,
-            "broadcast" => Server::Broadcast,
-            "newsletter" => Server::Newsletter,
-            "hosted" => Server::Hosted,
-            "hosted.lid" => Server::HostedLid,
-            "bot" => Server::Bot,
-            "c.us" => Server::LegacyUser,
-            "msgr" => Server::Messenger,
-            "interop" => Server::Interop,
+            b"s.whatsapp.net" => Server::Whatsapp,
+            b"lid" => Server::Lid,
+            b"g.us" => Server::Group,
+            b"broadcast" => Server::Broadcast,
+            b"newsletter" => Server::Newsletter,
+            b"hosted" => Server::Hosted,
+            b"hosted.lid" => Server::HostedLid,
+            b"bot" => Server::Bot,
+            b"c.us" => Server::LegacyUser,
+            b"msgr" => Server::Messenger,
+            b"interop" => Server::Interop,
             _ => return None,
         })
     }
@@ -177,7 +183,7 @@ pub enum JidError {
 /// [`Jid::server_jid`], …) and [`Jid::with_device`], or parse its text with `str::parse`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Jid {
-    user: String,
+    user: Text,
     agent: u8,
     device: u16,
     integrator: u16,
@@ -186,7 +192,7 @@ pub struct Jid {
 
 impl Jid {
     /// A JID with a user on a server, no device.
-    pub fn new(user: impl Into<String>, server: Server) -> Jid {
+    pub fn new(user: impl Into<Text>, server: Server) -> Jid {
         Jid {
             user: user.into(),
             agent: 0,
@@ -198,7 +204,7 @@ impl Jid {
 
     /// All parts, as the decoder reads them (it only produces forms `check` accepts).
     pub(crate) fn from_parts(
-        user: String,
+        user: Text,
         agent: u8,
         device: u16,
         integrator: u16,
@@ -214,23 +220,23 @@ impl Jid {
     }
 
     /// A phone-number user: `user@s.whatsapp.net`.
-    pub fn pn(user: impl Into<String>) -> Jid {
+    pub fn pn(user: impl Into<Text>) -> Jid {
         Jid::new(user, Server::Whatsapp)
     }
 
     /// A LID user: `user@lid`.
-    pub fn lid(user: impl Into<String>) -> Jid {
+    pub fn lid(user: impl Into<Text>) -> Jid {
         Jid::new(user, Server::Lid)
     }
 
     /// A group: `id@g.us`.
-    pub fn group(id: impl Into<String>) -> Jid {
+    pub fn group(id: impl Into<Text>) -> Jid {
         Jid::new(id, Server::Group)
     }
 
     /// The server itself: `s.whatsapp.net` (empty user), the usual `to` of IQs.
     pub fn server_jid() -> Jid {
-        Jid::new(String::new(), Server::Whatsapp)
+        Jid::new(Text::new(), Server::Whatsapp)
     }
 
     /// The status broadcast: `status@broadcast`.
@@ -239,12 +245,12 @@ impl Jid {
     }
 
     /// A Messenger user device: `user:device@msgr`.
-    pub fn messenger(user: impl Into<String>, device: u16) -> Jid {
+    pub fn messenger(user: impl Into<Text>, device: u16) -> Jid {
         Jid::new(user, Server::Messenger).with_device(device)
     }
 
     /// An interop user device: `integrator-user:device@interop`.
-    pub fn interop(integrator: u16, user: impl Into<String>, device: u16) -> Jid {
+    pub fn interop(integrator: u16, user: impl Into<Text>, device: u16) -> Jid {
         Jid {
             integrator,
             ..Jid::new(user, Server::Interop).with_device(device)
@@ -254,7 +260,7 @@ impl Jid {
     /// A phone-number device with a raw agent: `user.agent:device@s.whatsapp.net`.
     ///
     /// Agents 1, 128 and 129 are domain types that name other servers; they are refused.
-    pub fn with_agent(user: impl Into<String>, agent: u8, device: u16) -> Result<Jid, JidError> {
+    pub fn with_agent(user: impl Into<Text>, agent: u8, device: u16) -> Result<Jid, JidError> {
         let jid = Jid {
             agent,
             device,
@@ -457,7 +463,7 @@ impl FromStr for Jid {
             }
             None => (local, 0),
         };
-        let mut jid = Jid::new(String::new(), server);
+        let mut jid = Jid::new(Text::new(), server);
         jid.device = device;
         if jid.server == Server::Interop {
             let (integrator, user) = match rest.split_once('-') {
@@ -469,7 +475,7 @@ impl FromStr for Jid {
                 None => (0, rest),
             };
             jid.integrator = integrator;
-            jid.user = user.to_owned();
+            jid.user = Text::from(user);
         } else {
             let agent_split = rest.rfind(['.', '_']).and_then(|at| {
                 let agent = rest.get(at + 1..)?;
@@ -477,14 +483,14 @@ impl FromStr for Jid {
             });
             match agent_split {
                 Some((user, agent)) => {
-                    jid.user = user.to_owned();
+                    jid.user = Text::from(user);
                     jid.agent = if jid.server.domain_type() == Some(agent) {
                         0
                     } else {
                         agent
                     };
                 }
-                None => jid.user = rest.to_owned(),
+                None => jid.user = Text::from(rest),
             }
         }
         jid.check()?;

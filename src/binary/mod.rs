@@ -26,13 +26,15 @@ mod encode;
 mod frame;
 mod jid;
 mod node;
+mod text;
 mod tokens;
 
 pub use decode::{DecodeError, decode};
 pub use encode::{EncodeError, encode, encode_into};
 pub use frame::{FLAG_COMPRESSED, MAX_INFLATED, pack, pack_into, unpack};
 pub use jid::{Jid, JidError, Server};
-pub use node::{Attrs, Content, Node, NodeError, Text, Value};
+pub use node::{Attrs, Content, Node, NodeError, Value};
+pub use text::Text;
 pub use tokens::DICT_VERSION;
 
 /// Deepest nesting of nodes the decoder accepts (and the encoder writes); real stanzas

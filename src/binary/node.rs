@@ -8,10 +8,7 @@ use std::borrow::Cow;
 use std::str::FromStr;
 
 use super::jid::Jid;
-
-/// Text that is usually a `&'static str` (tags, keys and values from the token
-/// dictionaries and from code) and only sometimes owned.
-pub type Text = Cow<'static, str>;
+use super::text::Text;
 
 /// An attribute value: a string, or a JID (written in its binary JID form).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +39,7 @@ impl Value {
     /// The value as text (a JID in its `Display` form).
     pub fn to_text(&self) -> Cow<'_, str> {
         match self {
-            Value::Str(s) => Cow::Borrowed(s),
+            Value::Str(s) => Cow::Borrowed(s.as_str()),
             Value::Jid(jid) => Cow::Owned(jid.to_string()),
         }
     }
@@ -53,15 +50,21 @@ impl Value {
     }
 }
 
-impl From<&'static str> for Value {
-    fn from(s: &'static str) -> Value {
-        Value::Str(Cow::Borrowed(s))
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Str(Text::from(s))
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Value {
+        Value::Str(Text::from(s.as_str()))
     }
 }
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::Str(Cow::Owned(s))
+        Value::Str(Text::from(s))
     }
 }
 
@@ -85,20 +88,50 @@ impl From<&Jid> for Value {
 
 impl From<bool> for Value {
     fn from(b: bool) -> Value {
-        Value::Str(Cow::Borrowed(if b { "true" } else { "false" }))
+        Value::Str(Text::from_static(if b { "true" } else { "false" }))
     }
 }
 
-macro_rules! value_from_int {
+/// Decimal digits of `n` (with a leading `-` when `negative`), without allocating.
+fn decimal(negative: bool, mut n: u64) -> Text {
+    let mut digits = [0u8; 21];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        at -= 1;
+        digits[at] = b'-';
+    }
+    Text::from(std::str::from_utf8(digits.get(at..).unwrap_or_default()).unwrap_or_default())
+}
+
+macro_rules! value_from_unsigned {
     ($($t:ty),*) => {$(
         impl From<$t> for Value {
             fn from(n: $t) -> Value {
-                Value::Str(Cow::Owned(n.to_string()))
+                Value::Str(decimal(false, n as u64))
             }
         }
     )*};
 }
-value_from_int!(u8, u16, u32, u64, usize, i32, i64);
+value_from_unsigned!(u8, u16, u32, u64, usize);
+
+macro_rules! value_from_signed {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                Value::Str(decimal(n < 0, i64::from(n).unsigned_abs()))
+            }
+        }
+    )*};
+}
+value_from_signed!(i32, i64);
 
 /// A node's attributes: unique keys, kept in insertion order (the order they are encoded
 /// and displayed in); equality ignores the order.
@@ -116,6 +149,7 @@ impl Attrs {
     }
 
     /// No attributes, with room for `n`.
+    #[inline]
     pub fn with_capacity(n: usize) -> Attrs {
         Attrs {
             entries: Vec::with_capacity(n),
@@ -169,17 +203,27 @@ impl Attrs {
 
     /// The attributes in insertion order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Value)> + Clone + '_ {
-        self.entries.iter().map(|(k, v)| (k.as_ref(), v))
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// Appends without checking for an existing key (the decoder checks all keys at once).
+    #[inline]
     pub(crate) fn push_unchecked(&mut self, key: Text, value: Value) {
         self.entries.push((key, value));
     }
 
     /// A key that appears twice, if any. Linear for the usual handful of attributes,
     /// sorting beyond that so hostile input cannot make it quadratic.
+    #[inline]
     pub(crate) fn find_duplicate(&self) -> Option<&str> {
+        match self.entries.as_slice() {
+            [] | [_] => None,
+            [(a, _), (b, _)] => (a == b).then_some(a.as_str()),
+            _ => self.find_duplicate_among_many(),
+        }
+    }
+
+    fn find_duplicate_among_many(&self) -> Option<&str> {
         const LINEAR_UP_TO: usize = 12;
         if self.entries.len() <= LINEAR_UP_TO {
             for (i, (key, _)) in self.entries.iter().enumerate() {
@@ -194,7 +238,7 @@ impl Attrs {
             }
             return None;
         }
-        let mut keys: Vec<&str> = self.entries.iter().map(|(k, _)| k.as_ref()).collect();
+        let mut keys: Vec<&str> = self.entries.iter().map(|(k, _)| k.as_str()).collect();
         keys.sort_unstable();
         keys.windows(2)
             .find(|pair| pair.first() == pair.get(1))
@@ -204,11 +248,11 @@ impl Attrs {
 
 impl PartialEq for Attrs {
     fn eq(&self, other: &Attrs) -> bool {
-        if self.entries.len() != other.entries.len() {
+        if self.len() != other.len() {
             return false;
         }
-        if self.entries.len() <= 12 {
-            return self.entries.iter().all(|(k, v)| other.get(k) == Some(v));
+        if self.len() <= 12 {
+            return self.iter().all(|(k, v)| other.get(k) == Some(v));
         }
         // Keys are unique, so comparing the sorted lists compares the sets.
         fn sorted(attrs: &Attrs) -> Vec<&(Text, Value)> {

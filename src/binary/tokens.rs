@@ -11,6 +11,13 @@
 /// intro header (`57 41 06 03`).
 pub const DICT_VERSION: u8 = 3;
 
+/// Single-byte tokens of the JID servers, which the decoder maps straight to a server.
+pub(crate) const S_WHATSAPP_NET: u8 = 3;
+pub(crate) const BROADCAST: u8 = 13;
+pub(crate) const G_US: u8 = 28;
+pub(crate) const LID: u8 = 118;
+pub(crate) const MSGR: u8 = 204;
+
 /// A string's token form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Token {
@@ -509,6 +516,15 @@ mod tests {
         for miss in ["", "IQ", "iq ", "s.whatsapp.ne", "hello", "interop"] {
             assert_eq!(lookup(miss), None, "{miss:?}");
         }
+    }
+
+    #[test]
+    fn server_token_constants() {
+        assert_eq!(single(S_WHATSAPP_NET), Some("s.whatsapp.net"));
+        assert_eq!(single(BROADCAST), Some("broadcast"));
+        assert_eq!(single(G_US), Some("g.us"));
+        assert_eq!(single(LID), Some("lid"));
+        assert_eq!(single(MSGR), Some("msgr"));
     }
 
     #[test]
