@@ -1,6 +1,7 @@
 //! Group messaging through the public API: distribution over pairwise
 //! sessions, reordering, gaps, replays, and one commit for a stanza that
 //! carries both the sender key and the group message.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod signal_common;

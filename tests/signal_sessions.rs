@@ -1,6 +1,7 @@
 //! Behaviour of 1:1 sessions through the public API: ordering, duplicates,
 //! repeated pre-key messages, archived states, identity changes, limits and
 //! durability (a failed or uncommitted operation changes nothing).
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod signal_common;
