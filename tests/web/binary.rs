@@ -20,7 +20,10 @@ fn binary_nodes_round_trip_in_browser() {
     let message = Node::new("message")
         .attr("id", "3EB0C767D26A1D8E7BA5D2")
         .attr("to", Jid::lid("209876543210987").with_device(3))
-        .children([Node::new("enc").attr("v", "2").attr("type", "msg").bytes(vec![7; 300])]);
+        .children([Node::new("enc")
+            .attr("v", "2")
+            .attr("type", "msg")
+            .bytes(vec![7; 300])]);
     assert_eq!(decode(&encode(&message).unwrap()).unwrap(), message);
     assert!(decode(&PING[1..PING.len() - 1]).is_err());
 }
