@@ -311,13 +311,31 @@ impl Jid {
         &self.server
     }
 
-    /// The AD_JID domain type: the server's (0, 1, 128, 129) or the raw agent.
-    /// Signal addresses append it as `_N` to the user when it is not 0.
+    /// The byte an AD_JID carries for this JID: the server's domain type (0, 1, 128, 129),
+    /// or the raw agent on `s.whatsapp.net`.
     pub fn domain_type(&self) -> u8 {
         match self.server.domain_type() {
             Some(DOMAIN_WHATSAPP) | None => self.agent,
             Some(domain) => domain,
         }
+    }
+
+    /// The name of this JID's Signal protocol address: the user, plus `_<domain type>`
+    /// for the servers whose domain type is not 0 (`1234_1` for a LID, `_128`/`_129` for
+    /// hosted accounts; a raw agent is not part of it, as in whatsmeow). The address's
+    /// device id is [`Jid::device`].
+    pub fn signal_address_name(&self) -> String {
+        match self.server.domain_type() {
+            None | Some(DOMAIN_WHATSAPP) => self.user.to_string(),
+            Some(domain) => format!("{}_{domain}", self.user),
+        }
+    }
+
+    /// True when both JIDs name the same user on the same server, whatever the devices.
+    pub fn same_user(&self, other: &Jid) -> bool {
+        self.user == other.user
+            && self.server == other.server
+            && self.integrator == other.integrator
     }
 
     /// True for group JIDs (`g.us`).
@@ -621,6 +639,15 @@ mod tests {
         assert_eq!(Jid::lid("1").domain_type(), 1);
         assert_eq!(Jid::new("1", Server::HostedLid).domain_type(), 129);
         assert_eq!(Jid::with_agent("1", 9, 0).unwrap().domain_type(), 9);
+        assert_eq!(Jid::pn("55").with_device(3).signal_address_name(), "55");
+        assert_eq!(Jid::lid("77").with_device(3).signal_address_name(), "77_1");
+        assert_eq!(Jid::new("9", Server::Hosted).signal_address_name(), "9_128");
+        assert_eq!(
+            Jid::with_agent("9", 7, 1).unwrap().signal_address_name(),
+            "9"
+        );
+        assert!(Jid::pn("55").with_device(3).same_user(&Jid::pn("55")));
+        assert!(!Jid::pn("55").same_user(&Jid::lid("55")));
         assert_eq!(Server::from("hosted.lid"), Server::HostedLid);
         assert_eq!(
             Server::from(String::from("x.y")),

@@ -5,6 +5,7 @@
 //! (`encode`/`decode`) nor the XML-like text form (`display`).
 
 use std::borrow::Cow;
+use std::fmt;
 use std::str::FromStr;
 
 use super::jid::Jid;
@@ -47,6 +48,16 @@ impl Value {
     /// True for an empty string (the encoder skips such attributes).
     pub fn is_empty(&self) -> bool {
         matches!(self, Value::Str(s) if s.is_empty())
+    }
+}
+
+impl fmt::Display for Value {
+    /// The string, or the JID's text form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Jid(jid) => fmt::Display::fmt(jid, f),
+        }
     }
 }
 
@@ -466,6 +477,22 @@ impl Node {
         }
     }
 
+    /// Takes the child nodes (empty unless the content is a node list).
+    pub fn into_child_nodes(self) -> Vec<Node> {
+        match self.content {
+            Content::Nodes(nodes) => nodes,
+            _ => Vec::new(),
+        }
+    }
+
+    /// Takes the byte content, if the content is bytes (no copy of large payloads).
+    pub fn into_content_bytes(self) -> Option<Vec<u8>> {
+        match self.content {
+            Content::Bytes(bytes) => Some(bytes),
+            _ => None,
+        }
+    }
+
     /// The byte content as UTF-8 text, if it is bytes and valid UTF-8.
     pub fn content_str(&self) -> Option<&str> {
         self.content_bytes()
@@ -687,6 +714,15 @@ mod tests {
             .children([Node::new("b")])
             .children([Node::new("c")]);
         assert_eq!(appended.child_nodes().len(), 2);
+        assert_eq!(appended.clone().into_content_bytes(), None);
+        assert_eq!(
+            appended.into_child_nodes(),
+            [Node::new("b"), Node::new("c")]
+        );
+        assert_eq!(
+            Node::new("k").bytes(vec![1]).into_content_bytes(),
+            Some(vec![1])
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integration tests for `wa_wasm::binary`: known answers, vectors from an independent
 //! encoder (Baileys), property tests, a bad-input corpus and the shared stanza corpus.
+// Native only: proptest and the data files are not part of the browser build.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
