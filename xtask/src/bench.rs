@@ -1,18 +1,54 @@
-//! `cargo xtask bench`: runs the criterion benchmarks.
+//! `cargo xtask bench`: the criterion benchmarks (native), then the side-by-side
+//! run of this project compiled to wasm against Baileys and libsignal in Node
+//! (`bench/run.mjs`), which prints a table and writes `target/bench/wasm.json`.
+//!
+//! `cargo xtask bench --quick` skips criterion; any other arguments are passed to
+//! criterion (e.g. a benchmark name filter).
 
 use std::process::Command;
 
-use crate::util::{exec, root, step};
+use crate::setup;
+use crate::util::{exec, root, step, tool_path};
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    step("criterion benchmarks (native)");
-    let mut cmd = Command::new("cargo");
-    cmd.arg("bench")
-        .arg("-p")
-        .arg("wa-wasm")
-        .current_dir(root());
-    if !args.is_empty() {
-        cmd.arg("--").args(args);
+    setup::run()?;
+    let root = root();
+    let quick = args.iter().any(|a| a == "--quick");
+    let criterion_args: Vec<&String> = args.iter().filter(|a| *a != "--quick").collect();
+    if !quick {
+        step("criterion benchmarks (native)");
+        let mut cmd = Command::new("cargo");
+        cmd.args(["bench", "-p", "wa-wasm"]).current_dir(&root);
+        if !criterion_args.is_empty() {
+            cmd.arg("--").args(&criterion_args);
+        }
+        exec(&mut cmd)?;
     }
-    exec(&mut cmd)
+
+    step("building the wasm workloads (release)");
+    let pkg = root.join("target").join("bench-pkg");
+    exec(
+        Command::new("wasm-pack")
+            .args([
+                "build",
+                "bench",
+                "--release",
+                "--target",
+                "nodejs",
+                "--out-dir",
+            ])
+            .arg(&pkg)
+            .current_dir(&root)
+            .env("PATH", tool_path()),
+    )?;
+
+    step("side by side with Baileys and libsignal (Node)");
+    let out = root.join("target").join("bench").join("wasm.json");
+    exec(
+        Command::new("node")
+            .arg("bench/run.mjs")
+            .arg(&pkg)
+            .arg(&out)
+            .current_dir(&root),
+    )
 }
