@@ -52,6 +52,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "warnings",
     ]))?;
 
+    step("fuzz targets compile");
+    exec(&mut cargo(&["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"]))?;
+
     step("native tests");
     let native = exec_capture(&mut cargo(&["test", "--workspace"]));
     tally_or_fail(&mut tally, native)?;
