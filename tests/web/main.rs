@@ -5,8 +5,10 @@
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+mod at_rest;
 mod binary;
 mod crypto;
+mod idb_store;
 mod noise;
 mod signal;
 mod store;
