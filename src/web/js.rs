@@ -70,3 +70,20 @@ pub(crate) fn global_field(name: &str) -> Option<JsValue> {
         .ok()
         .filter(|value| !value.is_undefined() && !value.is_null())
 }
+
+/// `promise.then(on_fulfilled, on_rejected)` with plain JS functions (the
+/// js-sys binding wants Rust closures).
+pub(crate) fn then_functions(
+    promise: &Promise,
+    on_fulfilled: &JsValue,
+    on_rejected: &JsValue,
+) -> Promise {
+    Reflect::get(promise, &JsValue::from_str("then"))
+        .ok()
+        .and_then(|then| then.dyn_into::<Function>().ok())
+        .and_then(|then| then.call2(promise, on_fulfilled, on_rejected).ok())
+        .and_then(|chained| chained.dyn_into::<Promise>().ok())
+        // `then` of a native promise always returns one; keep the original
+        // otherwise.
+        .unwrap_or_else(|| promise.clone())
+}
