@@ -142,9 +142,10 @@ pub enum Incoming<E, C> {
     },
 }
 
-/// The wire format.
+/// The wire format: `{"<kind>": {…}}` (externally tagged, which decodes
+/// without buffering and keeps the code small).
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 enum Envelope<E, C, R> {
     Event {
         from: TabId,

@@ -292,8 +292,13 @@ impl Connection {
             let closed = Rc::clone(&closed);
             Closure::<dyn FnMut(IdbVersionChangeEvent)>::new(move |event: IdbVersionChangeEvent| {
                 db.close();
+                // Versions are small integers; printing them as such keeps
+                // float formatting out of the binary.
                 let reason = match event.new_version() {
-                    Some(version) => format!("another connection upgrades it to v{version}"),
+                    Some(version) => format!(
+                        "another connection upgrades it to v{}",
+                        version.clamp(0.0, f64::from(u32::MAX)) as u32
+                    ),
                     None => "another connection deletes it".to_owned(),
                 };
                 closed.borrow_mut().get_or_insert(reason);

@@ -52,7 +52,15 @@ pub(crate) fn error_name_and_message(value: &JsValue) -> (String, String) {
         (Some(name), Some(message)) => (name, message),
         _ => (
             "Error".to_owned(),
-            value.as_string().unwrap_or_else(|| format!("{value:?}")),
+            // Not `{value:?}`: JsValue's Debug pulls float formatting in.
+            value
+                .as_string()
+                .or_else(|| {
+                    js_sys::JSON::stringify(value)
+                        .ok()
+                        .and_then(|text| text.as_string())
+                })
+                .unwrap_or_else(|| "unknown error".to_owned()),
         ),
     }
 }

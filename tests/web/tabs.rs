@@ -279,7 +279,7 @@ async fn undecodable_messages_are_reported_not_dropped_silently() {
     .unwrap();
     let raw =
         web_sys::BroadcastChannel::new(&wa_wasm::web::channel::channel_name(&session)).unwrap();
-    raw.post_message(&"{\"kind\":\"future\"}".into()).unwrap();
+    raw.post_message(&"{\"future\":{}}".into()).unwrap();
     raw.post_message(&wasm_bindgen::JsValue::from_f64(1.0))
         .unwrap();
     for _ in 0..2 {
