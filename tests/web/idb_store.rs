@@ -424,13 +424,25 @@ async fn store_open_list_load_5000() {
             .iter()
             .all(|value| value.as_ref().map(Vec::len) == Some(1200))
     );
+    drop(store);
+    let entries_started = js_sys::Date::now();
+    let store = IndexedDbStore::open(&session).await.unwrap();
+    let entries = store.entries(Namespace::Sessions).await.unwrap();
+    let entries_at = js_sys::Date::now();
+    assert_eq!(entries.len(), 5000);
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert!(entries.iter().map(|(key, _)| key).eq(sorted.iter()));
+    assert!(entries.iter().all(|(_, value)| value.len() == 1200));
     console_log!(
         "IndexedDbStore, 5000 sessions of 1200 bytes: commit {commit_ms:.0} ms; \
-         open {:.0} ms + list {:.0} ms + load {:.0} ms = {:.0} ms",
+         open {:.0} ms + keys {:.0} ms + load_many {:.0} ms = {:.0} ms; \
+         open + entries = {:.0} ms",
         opened - started,
         listed_at - opened,
         loaded_at - listed_at,
-        loaded_at - started
+        loaded_at - started,
+        entries_at - entries_started
     );
     drop(store);
     IndexedDbStore::delete(&session).await.unwrap();
