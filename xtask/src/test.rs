@@ -53,7 +53,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
     ]))?;
 
     step("fuzz targets compile");
-    exec(&mut cargo(&["check", "--manifest-path", "fuzz/Cargo.toml", "--bins"]))?;
+    exec(&mut cargo(&[
+        "check",
+        "--manifest-path",
+        "fuzz/Cargo.toml",
+        "--bins",
+    ]))?;
 
     step("native tests");
     let native = exec_capture(&mut cargo(&["test", "--workspace"]));
