@@ -74,6 +74,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
     tally_or_fail(&mut tally, exec_capture(&mut browser))?;
 
+    step("size budget (release wasm)");
+    size_budget(&root, &path)?;
+
     println!("\nall checks passed");
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
@@ -84,6 +87,44 @@ fn tally_or_fail(tally: &mut Tally, result: Result<Vec<String>, String>) -> Resu
     tally.add_output(&lines);
     if tally.failed > 0 {
         return Err(format!("{} tests failed", tally.failed));
+    }
+    Ok(())
+}
+
+/// The release wasm must stay within the budget: a failing check, not a warning.
+const MAX_WASM_RAW: u64 = 768 * 1024;
+const MAX_WASM_GZIP: u64 = 300 * 1024;
+
+fn size_budget(root: &std::path::Path, path: &str) -> Result<(), String> {
+    let out = root.join("target").join("size-pkg");
+    exec(
+        Command::new("wasm-pack")
+            .args(["build", "--release", "--target", "web", "--out-dir"])
+            .arg(&out)
+            .current_dir(root)
+            .env("PATH", path),
+    )?;
+    let wasm = out.join("wa_wasm_bg.wasm");
+    let raw = std::fs::metadata(&wasm)
+        .map_err(|e| format!("{}: {e}", wasm.display()))?
+        .len();
+    let gzip = Command::new("sh")
+        .arg("-c")
+        .arg("gzip -9 -c \"$0\" | wc -c")
+        .arg(&wasm)
+        .output()
+        .map_err(|e| format!("gzip: {e}"))?;
+    let gzip: u64 = String::from_utf8_lossy(&gzip.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| "cannot read the gzip size".to_owned())?;
+    println!(
+        "release wasm: {raw} bytes raw (budget {MAX_WASM_RAW}), {gzip} bytes gzip -9 (budget {MAX_WASM_GZIP})"
+    );
+    if raw > MAX_WASM_RAW || gzip > MAX_WASM_GZIP {
+        return Err(format!(
+            "release wasm over budget: {raw} B raw / {gzip} B gzip (max {MAX_WASM_RAW} / {MAX_WASM_GZIP})"
+        ));
     }
     Ok(())
 }
