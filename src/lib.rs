@@ -10,7 +10,7 @@
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
 //! - [`pairing`]: both sides of companion linking (QR, ADV identity, link codes).
 //! - [`store`]: credentials, the key/value persistence model and `Changes` batches.
-//! - [`client`]: the sans-IO client engine (for now: the reconnect policy).
+//! - [`client`]: the sans-IO client engine (connection lifecycle, linking, login, reconnect policy).
 //!
 //! Everything outside `web` is sans-IO: time, randomness and bytes are
 //! arguments; frames, timers, events and state changes are results.

@@ -14,9 +14,9 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::crypto::{KeyPair, PrivateKey, PublicKey, Signature};
-use crate::signal::{IdentityKeyPair, SignedPreKey, SignedPreKeyId};
 use crate::proto::store as record;
 use crate::proto::wa;
+use crate::signal::{IdentityKeyPair, SignedPreKey, SignedPreKeyId};
 
 /// The current version byte of the credentials record.
 pub const CREDENTIALS_FORMAT_VERSION: u8 = 1;
