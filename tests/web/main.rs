@@ -7,5 +7,5 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod crypto;
 mod noise;
-mod store;
 mod signal;
+mod store;
