@@ -1,0 +1,2 @@
+//! Placeholder until the in-process simulator exists; see `tests/`.
+fn main() {}
