@@ -287,6 +287,8 @@ pub struct NativeHarness {
     seed: u64,
     handle: Option<Handle>,
     events: Option<Events>,
+    /// Applied to every client's configuration.
+    pub tweak: fn(&mut ClientConfig),
 }
 
 impl NativeHarness {
@@ -298,6 +300,7 @@ impl NativeHarness {
             seed: 10,
             handle: None,
             events: None,
+            tweak: |_| {},
         }
     }
 
@@ -311,7 +314,8 @@ impl harness::Harness for NativeHarness {
         self.handle = None;
         self.events = None;
         let auth = load_auth(&self.store).await.unwrap();
-        let config = ClientConfig::new("mem://sim/ws/chat", self.server.root());
+        let mut config = ClientConfig::new("mem://sim/ws/chat", self.server.root());
+        (self.tweak)(&mut config);
         self.seed += 1;
         let (driver, handle, events) = Driver::new(
             config,
