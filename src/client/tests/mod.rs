@@ -2,6 +2,7 @@
 //! the binary codec and the phone side of `pairing`. The test plays the
 //! shell: it moves outputs, answers persists and advances time by hand.
 
+mod faults;
 mod scenarios;
 
 use std::collections::BTreeMap;
