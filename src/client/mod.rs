@@ -70,6 +70,3 @@ pub use event::{
 pub use iq::{IqError, QueryId};
 pub use payload::PayloadError;
 pub use qr::{QrRenderError, render_svg, render_terminal};
-
-#[cfg(test)]
-mod tests;

@@ -1,10 +1,11 @@
 //! Browser tests: compiled to wasm32 and run in headless Chromium by
 //! `wasm-pack test --headless --chrome --test web` (see `cargo xtask test`).
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+mod client;
 mod crypto;
 mod noise;
 mod signal;

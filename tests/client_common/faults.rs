@@ -2,6 +2,9 @@
 //! application, and whether and when it reconnects. `docs/fault-matrix.md`
 //! lists them.
 
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
 use super::*;
 
 /// What the reconnect looks like.

@@ -1,55 +1,58 @@
 //! Engine tests against a scripted fake server built from the Noise responder,
 //! the binary codec and the phone side of `pairing`. The test plays the
 //! shell: it moves outputs, answers persists and advances time by hand.
+//!
+//! Public API only, so the same tests run natively (`tests/client_engine.rs`)
+//! and in the browser (`tests/web/client.rs`).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod faults;
 mod scenarios;
 
 use std::collections::BTreeMap;
 
-use prost::Message;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-use super::policy::{TransportClose, TransportCloseKind};
-use super::*;
-use crate::binary::{Jid, Node, pack, unpack};
-use crate::crypto::KeyPair;
-use crate::noise::{
+use wa_wasm::binary::{Jid, Node, pack, unpack};
+use wa_wasm::client::policy::{TransportClose, TransportCloseKind};
+use wa_wasm::client::*;
+use wa_wasm::crypto::KeyPair;
+use wa_wasm::noise::{
     CertChainBuilder, FrameDecoder, NoiseTransport, ServerAwaitingFinish, ServerHandshake,
 };
-use crate::pairing::{DeviceIdentityGrant, issue_device_identity, verify_device_sign};
-use crate::proto::wa::ClientPayload;
-use crate::store::{Change, Changes, Credentials, LoadedAuth, Namespace, StoreError};
+use wa_wasm::pairing::{DeviceIdentityGrant, issue_device_identity, verify_device_sign};
+use wa_wasm::payload::ClientPayload;
+use wa_wasm::store::{Change, Changes, Credentials, LoadedAuth, Namespace, StoreError};
 
-pub(super) const START: u64 = 1_750_000_000_000;
+pub const START: u64 = 1_750_000_000_000;
 
 /// The server side of one connection.
-pub(super) struct ServerConn {
+pub struct ServerConn {
     decoder: FrameDecoder,
     awaiting_finish: Option<ServerAwaitingFinish>,
     handshake: Option<ServerHandshake>,
     transport: Option<NoiseTransport>,
     /// The decoded ClientPayload, once the handshake finished.
-    pub(super) payload: Option<ClientPayload>,
+    pub payload: Option<ClientPayload>,
 }
 
 /// A fake WhatsApp server plus phone: its keys and the current connection.
-pub(super) struct FakeServer {
-    pub(super) root: KeyPair,
+pub struct FakeServer {
+    pub root: KeyPair,
     intermediate: KeyPair,
     static_key: KeyPair,
-    pub(super) account: KeyPair,
-    pub(super) conn: Option<ServerConn>,
+    pub account: KeyPair,
+    pub conn: Option<ServerConn>,
     /// Stanzas the client sent (over every connection), oldest first.
     received: Vec<Node>,
     /// Answer keepalive pings by itself.
-    pub(super) auto_pong: bool,
+    pub auto_pong: bool,
     rng: StdRng,
 }
 
 impl FakeServer {
-    pub(super) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         Self {
             root: KeyPair::generate(&mut rng),
@@ -96,8 +99,7 @@ impl FakeServer {
                 reply.extend(hello);
             } else if let Some(awaiting) = conn.awaiting_finish.take() {
                 let finished = awaiting.read_client_finish(&frame).unwrap();
-                conn.payload =
-                    Some(ClientPayload::decode(finished.client_payload.as_slice()).unwrap());
+                conn.payload = Some(ClientPayload::decode(&finished.client_payload).unwrap());
                 conn.transport = Some(finished.transport);
             } else if let Some(transport) = conn.transport.as_mut() {
                 let plaintext = transport.decrypt(&frame).unwrap();
@@ -114,7 +116,7 @@ impl FakeServer {
     }
 
     /// Encrypts a stanza for the client.
-    pub(super) fn frame(&mut self, node: &Node) -> Vec<u8> {
+    pub fn frame(&mut self, node: &Node) -> Vec<u8> {
         let transport = self
             .conn
             .as_mut()
@@ -124,15 +126,15 @@ impl FakeServer {
     }
 
     /// Takes the stanzas received so far.
-    pub(super) fn take_received(&mut self) -> Vec<Node> {
+    pub fn take_received(&mut self) -> Vec<Node> {
         std::mem::take(&mut self.received)
     }
 
     /// The phone's `pair-success` for a companion with `identity` and `adv_secret`.
-    pub(super) fn pair_success(
+    pub fn pair_success(
         &mut self,
         id: &str,
-        identity: &crate::crypto::PublicKey,
+        identity: &wa_wasm::crypto::PublicKey,
         adv_secret: &[u8; 32],
     ) -> Node {
         let container = issue_device_identity(
@@ -161,7 +163,7 @@ impl FakeServer {
     }
 
     /// Checks a `pair-device-sign` reply like the phone does.
-    pub(super) fn check_device_sign(&self, reply: &Node, identity: &crate::crypto::PublicKey) {
+    pub fn check_device_sign(&self, reply: &Node, identity: &wa_wasm::crypto::PublicKey) {
         let bytes = reply
             .child_path(&["pair-device-sign", "device-identity"])
             .and_then(Node::content_bytes)
@@ -171,37 +173,37 @@ impl FakeServer {
 }
 
 /// The test playing the shell.
-pub(super) struct Run {
-    pub(super) client: Client,
-    pub(super) server: FakeServer,
-    pub(super) rng: StdRng,
-    pub(super) now: u64,
+pub struct Run {
+    pub client: Client,
+    pub server: FakeServer,
+    pub rng: StdRng,
+    pub now: u64,
     /// Every event, oldest first.
-    pub(super) events: Vec<Event>,
+    pub events: Vec<Event>,
     /// The simulated store.
-    pub(super) store: BTreeMap<(Namespace, String), Vec<u8>>,
+    pub store: BTreeMap<(Namespace, String), Vec<u8>>,
     /// Commits to fail, counted down.
-    pub(super) fail_commits: u32,
+    pub fail_commits: u32,
     /// Persists seen (answered or not).
-    pub(super) persists: Vec<Changes>,
+    pub persists: Vec<Changes>,
     /// Wipes performed.
-    pub(super) wipes: u32,
+    pub wipes: u32,
     /// Socket commands seen: "connect" / "disconnect".
-    pub(super) socket_log: Vec<&'static str>,
+    pub socket_log: Vec<&'static str>,
     /// Whether the shell holds a socket.
-    pub(super) socket_open: bool,
+    pub socket_open: bool,
     /// Answer persists automatically.
-    pub(super) auto_persist: bool,
+    pub auto_persist: bool,
     /// Sockets fail to open.
-    pub(super) server_down: bool,
+    pub server_down: bool,
 }
 
 impl Run {
-    pub(super) fn new(auth: LoadedAuth) -> Self {
+    pub fn new(auth: LoadedAuth) -> Self {
         Self::with_config(auth, |_| {})
     }
 
-    pub(super) fn with_config(auth: LoadedAuth, tweak: impl FnOnce(&mut ClientConfig)) -> Self {
+    pub fn with_config(auth: LoadedAuth, tweak: impl FnOnce(&mut ClientConfig)) -> Self {
         let server = FakeServer::new(99);
         let mut config = ClientConfig::new("ws://fake/ws/chat", server.root.public);
         tweak(&mut config);
@@ -223,7 +225,7 @@ impl Run {
     }
 
     /// Moves outputs until none is left (or a persist waits for a manual answer).
-    pub(super) fn pump(&mut self) {
+    pub fn pump(&mut self) {
         loop {
             let Some(output) = self.client.poll_output() else {
                 return;
@@ -277,7 +279,7 @@ impl Run {
     }
 
     /// Commits (or fails) the last persist by hand.
-    pub(super) fn answer_persist(&mut self, changes: Changes) {
+    pub fn answer_persist(&mut self, changes: Changes) {
         if self.fail_commits > 0 {
             self.fail_commits -= 1;
             self.client
@@ -303,20 +305,20 @@ impl Run {
             .handle_persisted(Ok(()), self.now, &mut self.rng);
     }
 
-    pub(super) fn connect(&mut self) {
+    pub fn connect(&mut self) {
         self.client.connect(self.now, &mut self.rng).unwrap();
         self.pump();
     }
 
     /// The server sends `node`.
-    pub(super) fn deliver(&mut self, node: &Node) {
+    pub fn deliver(&mut self, node: &Node) {
         let bytes = self.server.frame(node);
         self.client.handle_bytes(&bytes, self.now, &mut self.rng);
         self.pump();
     }
 
     /// The server closes the socket.
-    pub(super) fn drop_socket(&mut self) {
+    pub fn drop_socket(&mut self) {
         self.socket_open = false;
         self.server.conn = None;
         self.client.handle_disconnected(
@@ -331,7 +333,7 @@ impl Run {
     }
 
     /// Advances time to `at`, firing every timer due on the way.
-    pub(super) fn advance_to(&mut self, at: u64) {
+    pub fn advance_to(&mut self, at: u64) {
         while let Some(deadline) = self.client.poll_timeout() {
             if deadline > at {
                 break;
@@ -343,12 +345,12 @@ impl Run {
         self.now = self.now.max(at);
     }
 
-    pub(super) fn advance(&mut self, ms: u64) {
+    pub fn advance(&mut self, ms: u64) {
         self.advance_to(self.now + ms);
     }
 
     /// Connection updates seen so far.
-    pub(super) fn updates(&self) -> Vec<&ConnectionUpdate> {
+    pub fn updates(&self) -> Vec<&ConnectionUpdate> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -358,20 +360,20 @@ impl Run {
             .collect()
     }
 
-    pub(super) fn states(&self) -> Vec<ConnectionState> {
+    pub fn states(&self) -> Vec<ConnectionState> {
         self.updates().iter().map(|u| u.state).collect()
     }
 
-    pub(super) fn last_update(&self) -> &ConnectionUpdate {
+    pub fn last_update(&self) -> &ConnectionUpdate {
         self.updates().last().copied().expect("a connection event")
     }
 
     /// Stanzas the server received since last asked.
-    pub(super) fn sent(&mut self) -> Vec<Node> {
+    pub fn sent(&mut self) -> Vec<Node> {
         self.server.take_received()
     }
 
-    pub(super) fn qr_codes(&self) -> Vec<(String, u64)> {
+    pub fn qr_codes(&self) -> Vec<(String, u64)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -384,7 +386,7 @@ impl Run {
     }
 
     /// Sends `pair-device` with `refs` after a registration handshake.
-    pub(super) fn pair_device(&mut self, refs: &[&str]) {
+    pub fn pair_device(&mut self, refs: &[&str]) {
         let node = Node::new("iq")
             .attr("from", Jid::server_jid())
             .attr("id", "pd-1")
@@ -397,7 +399,7 @@ impl Run {
     }
 
     /// Links by QR up to the 515 restart and the login `success` → `open`.
-    pub(super) fn link_and_open(&mut self) {
+    pub fn link_and_open(&mut self) {
         self.connect();
         self.pair_device(&["ref-1", "ref-2"]);
         self.sent();
@@ -415,7 +417,7 @@ impl Run {
 
     /// Answers a fresh login handshake up to `open`: `success`, the count
     /// (with `server_count` pre-keys) and `active`.
-    pub(super) fn login_with_count(&mut self, server_count: u32) {
+    pub fn login_with_count(&mut self, server_count: u32) {
         self.deliver(
             &Node::new("success")
                 .attr("t", self.now / 1000)
@@ -446,16 +448,16 @@ impl Run {
         }
     }
 
-    pub(super) fn login(&mut self) {
+    pub fn login(&mut self) {
         self.login_with_count(0);
     }
 
-    pub(super) fn registered_auth(&self) -> LoadedAuth {
+    pub fn registered_auth(&self) -> LoadedAuth {
         let bytes = self
             .store
             .get(&(
                 Namespace::Credentials,
-                crate::store::keys::CREDENTIALS.to_owned(),
+                wa_wasm::store::keys::CREDENTIALS.to_owned(),
             ))
             .expect("stored credentials");
         LoadedAuth::Registered(Box::new(Credentials::decode(bytes).unwrap()))
@@ -463,7 +465,7 @@ impl Run {
 }
 
 /// `<iq type="result" id>` from the server.
-pub(super) fn result(id: &str) -> Node {
+pub fn result(id: &str) -> Node {
     Node::new("iq")
         .attr("from", Jid::server_jid())
         .attr("id", id)
@@ -471,7 +473,7 @@ pub(super) fn result(id: &str) -> Node {
 }
 
 /// A scenario that starts linked and open, from stored credentials.
-pub(super) fn open_run() -> Run {
+pub fn open_run() -> Run {
     let mut linking = Run::new(LoadedAuth::Empty);
     linking.link_and_open();
     let auth = linking.registered_auth();

@@ -1,8 +1,14 @@
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+use wa_wasm::client::policy::{Disposition, RetryReason, StopKind};
+use wa_wasm::pairing::{
+    LinkCode, PairingError, primary_open_bundle, unwrap_ephemeral, wrap_ephemeral,
+};
+use wa_wasm::payload::PayloadKind;
+use wa_wasm::store::keys;
+
 use super::*;
-use crate::client::policy::{Disposition, RetryReason, StopKind};
-use crate::pairing::PairingError;
-use crate::pairing::{LinkCode, primary_open_bundle, unwrap_ephemeral, wrap_ephemeral};
-use crate::store::keys;
 
 fn reason(update: &ConnectionUpdate) -> &str {
     update.reason_name().unwrap_or("-")
@@ -19,12 +25,11 @@ fn qr_link_end_to_end_then_login() {
     // The registration payload carries our keys.
     let payload = run.server.conn.as_ref().unwrap().payload.clone().unwrap();
     let creds = run.client.credentials().unwrap().clone();
-    let registration = payload.device_pairing_data.unwrap();
-    assert_eq!(
-        registration.e_ident.unwrap(),
-        creds.identity_key.public.as_bytes().to_vec()
-    );
-    assert_eq!(payload.username, None);
+    let PayloadKind::Registration(registration) = payload.kind else {
+        panic!("a registration payload");
+    };
+    assert_eq!(registration.identity_key, creds.identity_key.public);
+    assert_eq!(registration.registration_id, creds.registration_id);
 
     run.pair_device(&["ref-1", "ref-2", "ref-3"]);
     // The pair-device iq is acknowledged.
@@ -35,7 +40,7 @@ fn qr_link_end_to_end_then_login() {
     assert_eq!(run.client.state(), ConnectionState::WaitingForScan);
     let qr = run.qr_codes();
     assert_eq!(qr.len(), 1);
-    let parsed = crate::pairing::QrData::parse(&qr[0].0).unwrap();
+    let parsed = wa_wasm::pairing::QrData::parse(&qr[0].0).unwrap();
     assert_eq!(parsed.pairing_ref, "ref-1");
     assert_eq!(parsed.noise_key, creds.noise_key.public);
     assert_eq!(parsed.adv_secret, *creds.adv_secret.as_bytes());
@@ -109,9 +114,11 @@ fn qr_link_end_to_end_then_login() {
     assert_eq!(restart.retry_in_ms, Some(0));
     assert_eq!(run.client.state(), ConnectionState::LoggingIn);
     let payload = run.server.conn.as_ref().unwrap().payload.clone().unwrap();
-    assert_eq!(payload.username, Some(51_987_654_321));
-    assert_eq!(payload.device, Some(12));
-    assert_eq!(payload.passive, Some(true));
+    let PayloadKind::Login(login) = payload.kind else {
+        panic!("a login payload");
+    };
+    assert_eq!((login.username, login.device), (51_987_654_321, 12));
+    assert!(login.passive);
 
     // Login: first login uploads 812 pre-keys, stored before the upload.
     run.login();
@@ -165,7 +172,7 @@ fn qr_refs_rotate_then_expire() {
     );
     let refs: Vec<String> = codes
         .iter()
-        .map(|(code, _)| crate::pairing::QrData::parse(code).unwrap().pairing_ref)
+        .map(|(code, _)| wa_wasm::pairing::QrData::parse(code).unwrap().pairing_ref)
         .collect();
     assert_eq!(refs, ["a", "b", "c"]);
     run.advance(20_000);
@@ -361,17 +368,8 @@ fn logout_unlinks_when_open_and_only_wipes_otherwise() {
     // Connecting again starts a new link.
     run.connect();
     assert_eq!(run.client.state(), ConnectionState::Handshaking);
-    assert!(
-        run.server
-            .conn
-            .as_ref()
-            .unwrap()
-            .payload
-            .as_ref()
-            .unwrap()
-            .device_pairing_data
-            .is_some()
-    );
+    let payload = run.server.conn.as_ref().unwrap().payload.clone().unwrap();
+    assert!(matches!(payload.kind, PayloadKind::Registration(_)));
 }
 
 #[test]
@@ -582,7 +580,10 @@ fn queries_time_out_and_unknown_stanzas_are_harmless() {
     let id = run
         .client
         .query(
-            crate::client::stanza::server_iq("get", "abt", vec![Node::new("props")]),
+            Node::new("iq")
+                .attr("type", "get")
+                .attr("xmlns", "abt")
+                .children([Node::new("props")]),
             run.now,
         )
         .unwrap();
@@ -648,7 +649,7 @@ fn few_pre_keys_left_uploads_a_batch() {
 #[test]
 fn an_untrusted_server_is_not_retried() {
     let mut run = Run::with_config(LoadedAuth::Empty, |config| {
-        config.server_root = crate::noise::WA_ROOT_PUBLIC_KEY;
+        config.server_root = wa_wasm::noise::WA_ROOT_PUBLIC_KEY;
     });
     run.connect();
     let update = run.last_update().clone();
