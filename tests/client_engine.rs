@@ -2,4 +2,7 @@
 //! keepalive, reconnects, logout, and one test per fault
 //! (`docs/fault-matrix.md`). The same tests run in the browser (`tests/web`).
 
+// In the browser these run through `tests/web`.
+#![cfg(not(target_arch = "wasm32"))]
+
 mod client_common;

@@ -1149,12 +1149,19 @@ impl Client {
                 reply,
                 paired,
             } => {
+                // After a wipe (logout meanwhile) the pairing is void.
+                if self.creds.is_none() {
+                    return;
+                }
+                // What is stored is what the engine holds, connection or not.
+                self.creds = Some(*creds);
+                self.session_stored = true;
                 if !matches!(self.state, State::Pairing(_)) {
+                    // The server never gets the reply; a login with these
+                    // credentials fails with 401, which wipes them again.
                     tracing::info!("pairing stored, but the connection is gone: no reply");
                     return;
                 }
-                self.creds = Some(*creds);
-                self.session_stored = true;
                 self.send(&reply, now, rng);
                 self.outbox.event(*paired);
                 self.send(

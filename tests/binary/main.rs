@@ -1,5 +1,7 @@
 //! Integration tests for `wa_wasm::binary`: known answers, vectors from an independent
 //! encoder (Baileys), property tests, a bad-input corpus and the shared stanza corpus.
+// proptest is a native-only dev-dependency.
+#![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bad_input;

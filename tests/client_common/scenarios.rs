@@ -694,3 +694,33 @@ fn transport_loss_backs_off_and_recovers() {
     assert_eq!(run.client.state(), ConnectionState::Open);
     assert_eq!(run.client.status().stats.reconnects, 5);
 }
+
+#[test]
+fn clearing_the_session_while_the_pairing_is_stored_voids_it() {
+    let mut run = Run::new(LoadedAuth::Empty);
+    run.connect();
+    run.pair_device(&["ref-1"]);
+    run.sent();
+    run.auto_persist = false;
+    let creds = run.client.credentials().unwrap().clone();
+    let success = run.server.pair_success(
+        "ps-1",
+        &creds.identity_key.public,
+        creds.adv_secret.as_bytes(),
+    );
+    run.deliver(&success);
+    assert_eq!(run.client.state(), ConnectionState::Pairing);
+    // The user clears the session before the store answers.
+    run.client.clear_session(run.now, &mut run.rng);
+    let changes = run.persists.last().unwrap().clone();
+    run.auto_persist = true;
+    run.answer_persist(changes);
+    run.pump();
+    // Stored, then wiped, in that order; the reply never left.
+    assert_eq!(run.wipes, 1);
+    assert!(run.store.is_empty());
+    assert!(run.sent().iter().all(|n| n.str_attr("id") != Some("ps-1")));
+    assert_eq!(run.client.state(), ConnectionState::LoggedOut);
+    assert!(!run.client.status().session_stored);
+    assert!(run.client.credentials().is_none());
+}
