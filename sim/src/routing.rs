@@ -249,9 +249,9 @@ pub(crate) fn client_receipt(world: &mut World, conn: u64, from: &DeviceKey, nod
     }
     // Any receipt (delivery, read, retry) tells us the stanza arrived.
     for id in &ids {
-        world.acknowledge(from, "message", id);
+        world.acknowledge(from, "message", id, to.as_ref(), participant.as_ref());
     }
-    if kind == "read-self" || kind == "played-self" || kind == "inactive" && to.is_none() {
+    if kind == "read-self" || kind == "played-self" {
         return;
     }
     // Who sent the message: the participant in groups, the chat otherwise.

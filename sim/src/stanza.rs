@@ -218,7 +218,9 @@ fn handle_logged_in(world: &mut World, conn: u64, key: &DeviceKey, node: &Node) 
         "ack" => {
             let class = node.str_attr("class").unwrap_or_default().to_owned();
             let id = node.str_attr("id").unwrap_or_default().to_owned();
-            world.acknowledge(key, &class, &id);
+            let peer = node.optional_jid("to").ok().flatten();
+            let participant = node.optional_jid("participant").ok().flatten();
+            world.acknowledge(key, &class, &id, peer.as_ref(), participant.as_ref());
         }
         "presence" | "chatstate" => {}
         "ib" => {}

@@ -646,16 +646,54 @@ impl World {
         }
     }
 
-    /// Removes queued stanzas the client acknowledged.
-    pub(crate) fn acknowledge(&mut self, key: &DeviceKey, class: &str, id: &str) {
+    /// Removes queued stanzas the client acknowledged: same class (any if empty), same
+    /// id and, when the acknowledgement names them, the same peer (`from`) and
+    /// participant.
+    pub(crate) fn acknowledge(
+        &mut self,
+        key: &DeviceKey,
+        class: &str,
+        id: &str,
+        peer: Option<&Jid>,
+        participant: Option<&Jid>,
+    ) {
+        // Compare peers by device (phone-number and LID forms name the same one).
+        let canonical = |jid: &Jid| {
+            self.account_phone(jid)
+                .map(|phone| DeviceKey::new(phone, jid.device()).pn_jid().to_string())
+                .unwrap_or_else(|| jid.to_string())
+        };
+        let wanted_peer = peer.map(canonical);
+        let wanted_participant = participant.map(canonical);
+        let same = |queued: &Node, attr: &str, wanted: &Option<String>| match wanted {
+            None => true,
+            Some(wanted) => queued.optional_jid(attr).ok().flatten().is_none_or(|jid| {
+                self.account_phone(&jid)
+                    .map(|phone| DeviceKey::new(phone, jid.device()).pn_jid().to_string())
+                    .unwrap_or_else(|| jid.to_string())
+                    == *wanted
+            }),
+        };
+        let Some(companion) = self.companion(key) else {
+            return;
+        };
+        let keep: Vec<bool> = companion
+            .queue
+            .iter()
+            .map(|q| {
+                !(q.id == id
+                    && (class.is_empty() || q.class == class)
+                    && same(&q.node, "from", &wanted_peer)
+                    && same(&q.node, "participant", &wanted_participant))
+            })
+            .collect();
+        if keep.iter().all(|k| *k) {
+            return;
+        }
         if let Some(companion) = self.companion_mut(key) {
-            let before = companion.queue.len();
-            companion
-                .queue
-                .retain(|q| !(q.id == id && (class.is_empty() || q.class == class)));
-            if companion.queue.len() != before {
-                self.dirty = true;
-            }
+            let mut keep = keep.into_iter();
+            companion.queue.retain(|_| keep.next().unwrap_or(true));
+            self.dirty = true;
         }
     }
 

@@ -503,3 +503,128 @@ pub async fn event(sim: &Sim, seq: u64, what: &str, pred: impl Fn(&SimEvent) -> 
         .unwrap_or_else(|e| panic!("{e}"))
         .event
 }
+
+/// Makes sure the scripted client has sessions with `devices`, fetching bundles.
+pub async fn ensure_sessions(client: &mut Client, creds: &mut Creds, devices: &[Jid]) {
+    let missing: Vec<&Jid> = devices
+        .iter()
+        .filter(|d| creds.signal.session_bytes(&address(d)).is_none())
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let fetch = client.iq(
+        "encrypt",
+        "get",
+        vec![
+            Node::new("key").children(
+                missing
+                    .iter()
+                    .map(|d| Node::new("user").attr("jid", (*d).clone())),
+            ),
+        ],
+    );
+    let answer = client.query(fetch).await;
+    for user in answer.child("list").unwrap().children_by_tag("user") {
+        let jid = user.required_jid("jid").unwrap();
+        let bundle = parse_bundle(user, u32::from(jid.device()));
+        let outcome =
+            session::process_bundle(&creds.signal, &address(&jid), &bundle, &mut creds.rng)
+                .unwrap();
+        creds.signal.apply(outcome.changes);
+    }
+}
+
+/// Encrypts `message` for one device and returns the `<enc>`.
+pub fn encrypt_for(creds: &mut Creds, device: &Jid, message: &Message) -> Node {
+    let padded = message::pad(&message.encode(), &mut creds.rng);
+    let outcome = session::encrypt(&creds.signal, &address(device), &padded).unwrap();
+    creds.signal.apply(outcome.changes);
+    Node::new("enc")
+        .attr("v", "2")
+        .attr("type", outcome.value.enc_type())
+        .bytes(outcome.value.serialized().to_vec())
+}
+
+/// Sends a 1:1 message to `chat` for `devices` (our own devices get the DSM wrapper);
+/// returns the id.
+pub async fn send_direct(
+    client: &mut Client,
+    creds: &mut Creds,
+    chat: &Jid,
+    devices: &[Jid],
+    message: &Message,
+) -> String {
+    ensure_sessions(client, creds, devices).await;
+    let me = creds.me.clone().unwrap();
+    let mut participants = Vec::new();
+    let mut pkmsg = false;
+    for device in devices {
+        let content = if device.user() == me.user() {
+            message.clone().sent_to(chat.to_string())
+        } else {
+            message.clone()
+        };
+        let enc = encrypt_for(creds, device, &content);
+        pkmsg |= enc.str_attr("type") == Some("pkmsg");
+        participants.push(Node::new("to").attr("jid", device.clone()).children([enc]));
+    }
+    let id = format!("3EB0{}", hex::encode_upper(client.id().as_bytes()));
+    let mut children = vec![Node::new("participants").children(participants)];
+    if pkmsg {
+        children.push(Node::new("device-identity").bytes(creds.account.clone().unwrap()));
+    }
+    let kind = if message.document.is_some() {
+        "media"
+    } else {
+        "text"
+    };
+    client.send(
+        &Node::new("message")
+            .attr("id", id.as_str())
+            .attr("to", chat.clone())
+            .attr("type", kind)
+            .children(children),
+    );
+    let ack = client
+        .expect("message ack", |n| {
+            n.tag == "ack" && n.str_attr("id") == Some(id.as_str())
+        })
+        .await;
+    assert_eq!(ack.str_attr("class"), Some("message"));
+    assert!(ack.str_attr("error").is_none(), "{ack}");
+    assert!(ack.has_attr("t"));
+    id
+}
+
+/// Sends the delivery receipt for an incoming stanza.
+pub fn send_receipt(client: &mut Client, stanza: &Node, kind: Option<&str>) {
+    let mut receipt = Node::new("receipt")
+        .attr("id", stanza.str_attr("id").unwrap())
+        .attr("to", stanza.required_jid("from").unwrap());
+    if let Some(participant) = stanza.optional_jid("participant").unwrap() {
+        receipt = receipt.attr("participant", participant);
+    }
+    if let Some(kind) = kind {
+        receipt = receipt.attr("type", kind);
+    }
+    client.send(&receipt);
+}
+
+/// The next incoming `message` stanza.
+pub async fn next_message(client: &mut Client) -> Node {
+    client.expect("message", |n| n.tag == "message").await
+}
+
+/// A minimal HTTP/1.1 exchange (`Connection: close`): status and body.
+pub async fn http(addr: std::net::SocketAddr, request: Vec<u8>) -> (u16, Vec<u8>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&request).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, response[split + 4..].to_vec())
+}
