@@ -4,7 +4,6 @@
 
 use core::time::Duration;
 
-use wa_wasm::binary::Node;
 use wa_wasm::client::{ClientError, ConnectionState, ConnectionUpdate, Event, Status};
 
 /// Start a client, drive the server, wait for what the client reports.
@@ -31,16 +30,20 @@ pub trait Harness {
     /// Lets `duration` of test time pass.
     async fn sleep(&mut self, duration: Duration);
 
+    /// The account's phone number (user part of the JID).
+    fn phone(&self) -> &str;
     /// The phone scans this QR text.
     fn scan(&mut self, qr: &str);
-    /// The server sends a stanza on the current connection.
-    fn server_send(&mut self, node: Node);
+    /// The server sends `stream:error` (401 as device_removed, 440 as replaced) and closes.
+    fn stream_error(&mut self, code: u16);
     /// The server drops the current connection.
     fn drop_connection(&mut self);
-    /// The server refuses (true) or accepts new connections.
-    fn set_server_down(&mut self, down: bool);
-    /// The server stops (true) or resumes answering pings.
+    /// The server restarts (every connection dropped, state kept).
+    async fn restart_server(&mut self);
+    /// The server stops (true) or resumes answering anything.
     fn set_silent(&mut self, silent: bool);
+    /// The server answers the next login with `<failure reason>`.
+    fn fail_next_login(&mut self, reason: u16);
     /// Connections the server accepted so far.
     fn connections(&self) -> u32;
     /// Whether the server holds a linked device.

@@ -38,8 +38,10 @@ pub struct Shared {
     pub pre_keys: u64,
     /// Sockets refused while set.
     pub down: bool,
-    /// Pings go unanswered while set.
-    pub silent: bool,
+    /// The next login is refused with this reason.
+    pub fail_login: Option<u16>,
+    /// The connection that stopped answering anything, if any.
+    pub silent: Option<u32>,
     /// QR refs per registration.
     pub refs: usize,
     /// Connections accepted.
@@ -110,17 +112,23 @@ impl MiniServer {
             }
             let (client, server_end) = Connection::pair();
             let (tx, rx) = mpsc::unbounded_channel();
-            server.with(|s| {
+            let id = server.with(|s| {
                 s.connections += 1;
                 s.control = Some(tx);
+                s.connections
             });
-            tokio::spawn(server.clone().serve(server_end, rx));
+            tokio::spawn(server.clone().serve(id, server_end, rx));
             Ok(client)
         }
     }
 
-    async fn serve(self, mut conn: Connection, mut control: mpsc::UnboundedReceiver<Control>) {
-        let mut rng = StdRng::seed_from_u64(u64::from(self.with(|s| s.connections)));
+    async fn serve(
+        self,
+        id: u32,
+        mut conn: Connection,
+        mut control: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let mut rng = StdRng::seed_from_u64(u64::from(id));
         let chain = CertChainBuilder::new(
             &self.root.private,
             &self.intermediate,
@@ -171,6 +179,10 @@ impl MiniServer {
                     send!(&Node::new("failure").attr("reason", "401"), &conn);
                     return;
                 }
+                if let Some(reason) = self.with(|s| s.fail_login.take()) {
+                    send!(&Node::new("failure").attr("reason", reason), &conn);
+                    return;
+                }
                 send!(
                     &Node::new("success")
                         .attr("t", "1750000000")
@@ -190,6 +202,9 @@ impl MiniServer {
                         let Ok(plain) = transport.decrypt(&frame) else { return };
                         let node = unpack(&plain).unwrap();
                         self.with(|s| s.received.push(node.clone()));
+                        if self.with(|s| s.silent == Some(id)) {
+                            continue;
+                        }
                         if let Some(reply) = self.answer(&node, scanned_identity.as_ref()) {
                             send!(&reply, &conn);
                         }
@@ -245,7 +260,6 @@ impl MiniServer {
             return None;
         }
         match node.str_attr("xmlns") {
-            Some("w:p") if self.with(|s| s.silent) => None,
             Some("encrypt") if node.child("count").is_some() => {
                 let count = self.with(|s| s.pre_keys);
                 Some(result.children([Node::new("count").attr("value", count)]))
@@ -268,6 +282,7 @@ impl MiniServer {
 }
 
 pub mod harness;
+pub mod sim;
 
 use core::time::Duration;
 
@@ -363,24 +378,44 @@ impl harness::Harness for NativeHarness {
         tokio::time::sleep(duration).await;
     }
 
+    fn phone(&self) -> &str {
+        PHONE
+    }
+
     fn scan(&mut self, qr: &str) {
         self.server.control(Control::Scan(qr.to_owned()));
     }
 
-    fn server_send(&mut self, node: Node) {
+    fn stream_error(&mut self, code: u16) {
+        let node = match code {
+            440 => {
+                Node::new("stream:error").children([Node::new("conflict").attr("type", "replaced")])
+            }
+            401 => Node::new("stream:error")
+                .attr("code", code)
+                .children([Node::new("conflict").attr("type", "device_removed")]),
+            _ => Node::new("stream:error").attr("code", code),
+        };
         self.server.control(Control::Send(node));
+        self.server.control(Control::Close);
     }
 
     fn drop_connection(&mut self) {
         self.server.control(Control::Close);
     }
 
-    fn set_server_down(&mut self, down: bool) {
-        self.server.with(|s| s.down = down);
+    async fn restart_server(&mut self) {
+        self.server.control(Control::Close);
     }
 
     fn set_silent(&mut self, silent: bool) {
-        self.server.with(|s| s.silent = silent);
+        // Like the simulator's black hole: the current connection only.
+        self.server
+            .with(|s| s.silent = silent.then_some(s.connections));
+    }
+
+    fn fail_next_login(&mut self, reason: u16) {
+        self.server.with(|s| s.fail_login = Some(reason));
     }
 
     fn connections(&self) -> u32 {
