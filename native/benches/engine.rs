@@ -1,7 +1,7 @@
 //! Time from scanning the QR code to `open` (pairing, the 515 restart, login,
 //! 812 pre-keys generated and stored), and from a dropped connection to
-//! `open` again, through the tokio driver against the in-process server (real
-//! time, in-memory links, a 1 ms back-off).
+//! `open` again, through the tokio driver against wa-sim in-process (real
+//! time, local links, a 1 ms back-off).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 #[path = "../tests/common/mod.rs"]
@@ -10,8 +10,8 @@ mod common;
 use core::time::Duration;
 use std::time::Instant;
 
-use common::NativeHarness;
 use common::harness::Harness;
+use common::sim::SimHarness;
 use criterion::{Criterion, criterion_group, criterion_main};
 use wa_wasm::client::ConnectionState;
 
@@ -39,7 +39,7 @@ fn scan_to_open(c: &mut Criterion) {
             rt.block_on(async {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let mut h = NativeHarness::new();
+                    let mut h = SimHarness::new();
                     h.start_client().await;
                     h.connect().await.unwrap();
                     let (qr, _) = h.wait_qr(WAIT).await.unwrap();
@@ -62,7 +62,7 @@ fn reconnect_to_open(c: &mut Criterion) {
     group.bench_function("reconnect_to_open", |b| {
         b.iter_custom(|iters| {
             rt.block_on(async {
-                let mut h = NativeHarness::new();
+                let mut h = SimHarness::new();
                 // Measure the reconnect itself, not the back-off before it.
                 h.tweak = |config| {
                     config.reconnect.backoff.first_delay = Duration::from_millis(1);
