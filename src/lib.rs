@@ -9,8 +9,11 @@
 //! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
 //! - [`pairing`]: both sides of companion linking (QR, ADV identity, link codes).
+//! - [`payload`]: the `ClientPayload` (registration or login) ending the handshake.
+//! - [`message`]: end-to-end message content (text, documents) and its padding.
+//! - [`media`]: encryption of attachments for the media servers.
 //! - [`store`]: credentials, the key/value persistence model and `Changes` batches.
-//! - [`client`]: the sans-IO client engine (for now: the reconnect policy).
+//! - [`client`]: the sans-IO client engine (connection lifecycle, linking, login, reconnect policy).
 //!
 //! Everything outside `web` is sans-IO: time, randomness and bytes are
 //! arguments; frames, timers, events and state changes are results.
@@ -19,8 +22,11 @@
 pub mod binary;
 pub mod client;
 pub mod crypto;
+pub mod media;
+pub mod message;
 pub mod noise;
 pub mod pairing;
+pub mod payload;
 #[allow(dead_code)]
 pub(crate) mod proto;
 pub mod signal;

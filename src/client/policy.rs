@@ -41,6 +41,14 @@ pub enum CloseCause {
     QrRefsExhausted,
     /// The user or application ended the connection.
     Local(LocalAction),
+    /// Storing state the connection depended on failed (the shell reported a
+    /// failed commit); what depended on it was dropped.
+    StoreFailed,
+    /// The server sent something the connection cannot survive: a frame that
+    /// fails authentication, a broken stream, a handshake message out of order.
+    ProtocolError,
+    /// The phone's pairing result did not verify (bad HMAC or signature).
+    PairingFailed,
 }
 
 /// How the transport ended.
@@ -338,6 +346,8 @@ impl CloseCause {
             CloseCause::MultiDeviceMismatch => Some(411),
             CloseCause::Local(LocalAction::Logout) => Some(401),
             CloseCause::Local(_) => None,
+            CloseCause::ProtocolError => Some(500),
+            CloseCause::StoreFailed | CloseCause::PairingFailed => None,
         }
     }
 }
@@ -386,6 +396,13 @@ pub enum RetryReason {
     /// The server asked for restarts again and again without a login in
     /// between: back off instead of looping.
     RestartLoop,
+    /// Storage failed; retrying gives it time to recover (quota freed, lock
+    /// released) while the back-off bounds the cost.
+    StoreFailed,
+    /// The server broke the protocol; a fresh connection usually recovers.
+    ProtocolError,
+    /// A pairing result did not verify; a new connection shows a new QR code.
+    PairingFailed,
 }
 
 /// Why reconnecting stopped.
@@ -483,6 +500,9 @@ impl StopKind {
 /// | other `failure` | retry | see [`RetryReason::UnknownFailure`] |
 /// | `downgrade_webclient` | stop | §5.1 step 9 |
 /// | QR refs exhausted | stop | §5.1 step 5 (B closes with 408, W emits timeout) |
+/// | store commit failed | retry | the server redelivers what was not acknowledged |
+/// | protocol error (bad frame, broken stream) | retry | transient |
+/// | pairing result does not verify | retry (new QR) | W sends an error and disconnects |
 /// | logout, clear session | stop, logged out, wipe | the user asked |
 /// | disconnect | stop, closed | the user asked |
 pub fn classify(cause: &CloseCause) -> Disposition {
@@ -499,6 +519,9 @@ pub fn classify(cause: &CloseCause) -> Disposition {
         CloseCause::MultiDeviceMismatch => Disposition::Stop(StopKind::MultiDeviceMismatch),
         CloseCause::QrRefsExhausted => Disposition::Stop(StopKind::QrExhausted),
         CloseCause::Local(action) => Disposition::Stop(StopKind::UserRequested(*action)),
+        CloseCause::StoreFailed => Disposition::Retry(RetryReason::StoreFailed),
+        CloseCause::ProtocolError => Disposition::Retry(RetryReason::ProtocolError),
+        CloseCause::PairingFailed => Disposition::Retry(RetryReason::PairingFailed),
     }
 }
 

@@ -16,6 +16,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::crypto::{KeyPair, PrivateKey, PublicKey, Signature};
 use crate::proto::store as record;
 use crate::proto::wa;
+use crate::signal::{IdentityKeyPair, SignedPreKey, SignedPreKeyId};
 
 /// The current version byte of the credentials record.
 pub const CREDENTIALS_FORMAT_VERSION: u8 = 1;
@@ -94,38 +95,6 @@ impl Eq for AdvSecret {}
 impl fmt::Debug for AdvSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AdvSecret(..)")
-    }
-}
-
-/// The signed pre-key: a key pair whose public key the identity key signed.
-#[derive(Debug, Clone)]
-pub struct SignedPreKey {
-    /// Its id (sent as 3 bytes on the wire).
-    pub id: u32,
-    /// The key pair.
-    pub key_pair: KeyPair,
-    /// XEdDSA signature by the identity key over `0x05 ‖ public key`.
-    pub signature: Signature,
-    /// When it was made, unix seconds.
-    pub created_at: u64,
-}
-
-impl SignedPreKey {
-    /// Makes a fresh signed pre-key with `id`, signed by `identity`.
-    pub fn generate(identity: &PrivateKey, id: u32, now: u64, rng: &mut impl CryptoRng) -> Self {
-        let key_pair = KeyPair::generate(rng);
-        let signature = identity.sign(&key_pair.public.to_prefixed(), rng);
-        Self {
-            id,
-            key_pair,
-            signature,
-            created_at: now,
-        }
-    }
-
-    /// Whether the signature verifies with `identity`.
-    pub fn verify(&self, identity: &PublicKey) -> bool {
-        identity.verify(&self.key_pair.public.to_prefixed(), &self.signature)
     }
 }
 
@@ -235,7 +204,12 @@ impl Credentials {
     pub fn generate(rng: &mut impl CryptoRng, now: u64) -> Self {
         let noise_key = KeyPair::generate(rng);
         let identity_key = KeyPair::generate(rng);
-        let signed_pre_key = SignedPreKey::generate(&identity_key.private, 1, now, rng);
+        let signed_pre_key = SignedPreKey::generate(
+            SignedPreKeyId(1),
+            &IdentityKeyPair::from(identity_key.clone()),
+            now,
+            rng,
+        );
         let registration_id = generate_registration_id(rng);
         let adv_secret = AdvSecret::generate(rng);
         Self {
@@ -256,6 +230,16 @@ impl Credentials {
         }
     }
 
+    /// The identity key pair in the form the Signal layer takes.
+    pub fn identity_key_pair(&self) -> IdentityKeyPair {
+        IdentityKeyPair::from(self.identity_key.clone())
+    }
+
+    /// Whether the signed pre-key's signature verifies with the identity key.
+    pub fn signed_pre_key_is_valid(&self) -> bool {
+        signed_pre_key_verifies(&self.signed_pre_key, &self.identity_key.public)
+    }
+
     /// Whether pairing finished: the device knows its JID and holds the
     /// account's signed identity.
     pub fn is_registered(&self) -> bool {
@@ -268,10 +252,10 @@ impl Credentials {
             noise_private_key: self.noise_key.private.as_bytes().to_vec(),
             identity_private_key: self.identity_key.private.as_bytes().to_vec(),
             signed_pre_key: Some(record::SignedPreKeyRecord {
-                id: self.signed_pre_key.id,
+                id: self.signed_pre_key.id.0,
                 private_key: self.signed_pre_key.key_pair.private.as_bytes().to_vec(),
                 signature: self.signed_pre_key.signature.to_vec(),
-                created_at: self.signed_pre_key.created_at,
+                created_at: self.signed_pre_key.timestamp,
             }),
             registration_id: self.registration_id,
             adv_secret: self.adv_secret.as_bytes().to_vec(),
@@ -322,12 +306,12 @@ impl Credentials {
         let identity_key = key_pair("identity_private_key", &body.identity_private_key)?;
         let signed = required("signed_pre_key", body.signed_pre_key)?;
         let signed_pre_key = SignedPreKey {
-            id: signed.id,
+            id: SignedPreKeyId(signed.id),
             key_pair: key_pair("signed_pre_key.private_key", &signed.private_key)?,
             signature: fixed("signed_pre_key.signature", &signed.signature)?,
-            created_at: signed.created_at,
+            timestamp: signed.created_at,
         };
-        if !signed_pre_key.verify(&identity_key.public) {
+        if !signed_pre_key_verifies(&signed_pre_key, &identity_key.public) {
             return Err(CredentialsError::BadSignedPreKeySignature);
         }
         let account = body
@@ -358,6 +342,11 @@ impl Credentials {
             created_at: body.created_at,
         })
     }
+}
+
+/// Whether the identity key signed `0x05 ‖ signed pre-key` (libsignal's form).
+fn signed_pre_key_verifies(signed: &SignedPreKey, identity: &PublicKey) -> bool {
+    identity.verify(&signed.key_pair.public.to_prefixed(), &signed.signature)
 }
 
 /// The first bytes of SHA-256 over `content`.
@@ -426,7 +415,7 @@ pub(crate) mod tests {
             b.signed_pre_key.key_pair.private.as_bytes()
         );
         assert_eq!(a.signed_pre_key.signature, b.signed_pre_key.signature);
-        assert_eq!(a.signed_pre_key.created_at, b.signed_pre_key.created_at);
+        assert_eq!(a.signed_pre_key.timestamp, b.signed_pre_key.timestamp);
         assert_eq!(a.registration_id, b.registration_id);
         assert_eq!(a.adv_secret, b.adv_secret);
         assert_eq!(a.next_pre_key_id, b.next_pre_key_id);
@@ -464,8 +453,8 @@ pub(crate) mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let creds = Credentials::generate(&mut rng, 1_700_000_123);
         assert!(!creds.is_registered());
-        assert_eq!(creds.signed_pre_key.id, 1);
-        assert!(creds.signed_pre_key.verify(&creds.identity_key.public));
+        assert_eq!(creds.signed_pre_key.id, SignedPreKeyId(1));
+        assert!(creds.signed_pre_key_is_valid());
         // The signature covers the 0x05-prefixed key, not the raw one.
         assert!(!creds.identity_key.public.verify(
             creds.signed_pre_key.key_pair.public.as_bytes(),
@@ -475,7 +464,7 @@ pub(crate) mod tests {
         assert_eq!(creds.next_pre_key_id, 1);
         assert_eq!(creds.first_unuploaded_pre_key_id, 1);
         assert_eq!(creds.created_at, 1_700_000_123);
-        assert_eq!(creds.signed_pre_key.created_at, 1_700_000_123);
+        assert_eq!(creds.signed_pre_key.timestamp, 1_700_000_123);
         assert_ne!(creds.noise_key.public, creds.identity_key.public);
         assert_ne!(creds.adv_secret.as_bytes(), &[0u8; 32]);
         let other = Credentials::generate(&mut rng, 1_700_000_123);
@@ -543,10 +532,10 @@ pub(crate) mod tests {
             noise_key: KeyPair::from_private(PrivateKey::from_bytes([0x40; 32])),
             identity_key: KeyPair::from_private(PrivateKey::from_bytes([0x48; 32])),
             signed_pre_key: SignedPreKey {
-                id: 7,
+                id: SignedPreKeyId(7),
                 key_pair: KeyPair::from_private(PrivateKey::from_bytes([0x50; 32])),
                 signature: [0x11; 64],
-                created_at: 1_700_000_000,
+                timestamp: 1_700_000_000,
             },
             registration_id: 0x1234,
             adv_secret: AdvSecret::from_bytes([0x22; 32]),

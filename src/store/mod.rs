@@ -43,7 +43,6 @@ pub use auth::{LoadedAuth, load_auth, save_credentials};
 pub use changes::{Change, Changes};
 pub use credentials::{
     AccountIdentity, AdvSecret, CREDENTIALS_FORMAT_VERSION, Credentials, CredentialsError,
-    SignedPreKey,
 };
 pub use export::{AUTH_EXPORT_FORMAT, AUTH_EXPORT_VERSION, AuthSnapshot, ExportError, ImportError};
 pub use faulty::FaultyStore;

@@ -7,6 +7,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod at_rest;
 mod binary;
+mod client;
 mod crypto;
 mod idb_store;
 mod noise;

@@ -192,6 +192,9 @@ fn table() -> Vec<(CloseCause, Disposition, bool, UserVisibleState)> {
             CloseCause::Local(LocalAction::Disconnect),
             closed(StopKind::UserRequested(LocalAction::Disconnect)),
         ),
+        (CloseCause::StoreFailed, retry(RetryReason::StoreFailed)),
+        (CloseCause::ProtocolError, retry(RetryReason::ProtocolError)),
+        (CloseCause::PairingFailed, retry(RetryReason::PairingFailed)),
     ];
     rows.into_iter()
         .map(|(cause, (disposition, wipe, state))| (cause, disposition, wipe, state))
@@ -265,6 +268,8 @@ fn status_codes_follow_baileys() {
     assert_eq!(CloseCause::StreamEnd.status_code(), Some(428));
     assert_eq!(CloseCause::KeepaliveTimeout.status_code(), Some(408));
     assert_eq!(CloseCause::QrRefsExhausted.status_code(), Some(408));
+    assert_eq!(CloseCause::ProtocolError.status_code(), Some(500));
+    assert_eq!(CloseCause::StoreFailed.status_code(), None);
     assert_eq!(
         stream(None, Some(ConflictKind::Replaced)).status_code(),
         Some(440)
