@@ -13,18 +13,39 @@ fn help_lists_every_option_and_control_endpoint() {
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).unwrap();
     for option in [
-        "--host", "--port", "--state", "--seed", "--account", "--no-default-accounts",
-        "--qr-first-secs", "--qr-next-secs", "--qr-refs", "--handshake-timeout-secs",
-        "--auto-read", "--log",
+        "--host",
+        "--port",
+        "--state",
+        "--seed",
+        "--account",
+        "--no-default-accounts",
+        "--qr-first-secs",
+        "--qr-next-secs",
+        "--qr-refs",
+        "--handshake-timeout-secs",
+        "--auto-read",
+        "--log",
     ] {
         assert!(help.contains(option), "{option} missing from --help");
     }
     for route in [
-        "/ws/chat", "/control/info", "/control/accounts", "/control/accounts/{phone}/received",
-        "/control/accounts/{phone}/receipts", "/control/accounts/{phone}/behaviour",
-        "/control/connections", "/control/pairings", "/control/scan-qr",
-        "/control/pairing-code", "/control/messages", "/control/groups", "/control/unlink",
-        "/control/faults", "/control/restart", "/control/events", "/mms/{type}/{token}",
+        "/ws/chat",
+        "/control/info",
+        "/control/accounts",
+        "/control/accounts/{phone}/received",
+        "/control/accounts/{phone}/receipts",
+        "/control/accounts/{phone}/behaviour",
+        "/control/connections",
+        "/control/pairings",
+        "/control/scan-qr",
+        "/control/pairing-code",
+        "/control/messages",
+        "/control/groups",
+        "/control/unlink",
+        "/control/faults",
+        "/control/restart",
+        "/control/events",
+        "/mms/{type}/{token}",
         "/v/{path}",
     ] {
         assert!(help.contains(route), "{route} missing from --help");
@@ -35,13 +56,23 @@ fn help_lists_every_option_and_control_endpoint() {
 #[test]
 fn prints_accounts_and_the_machine_readable_line() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wa-sim"))
-        .args(["--port", "0", "--account", "15551112222:Zoe:2", "--log", "warn"])
+        .args([
+            "--port",
+            "0",
+            "--account",
+            "15551112222:Zoe:2",
+            "--log",
+            "warn",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let account = lines.next().unwrap().unwrap();
-    assert!(account.starts_with("account 15551112222 \"Zoe\" lid="), "{account}");
+    assert!(
+        account.starts_with("account 15551112222 \"Zoe\" lid="),
+        "{account}"
+    );
     assert!(account.contains("15551112222:1@s.whatsapp.net"));
     let banner = lines.next().unwrap().unwrap();
     child.kill().unwrap();

@@ -1,6 +1,6 @@
 // Independence check: the real Baileys client (npm `baileys`, 7.0.0-rc14) links to the
 // `wa-sim` binary by QR, reconnects after the 515 restart, sends a text that a simulated
-// contact decrypts, and receives one.
+// contact decrypts, and receives one (by phone number and LID-addressed).
 //
 // --test-force-exit: Baileys leaves a 30 s pre-key upload timer running after `end()`.
 //
@@ -20,6 +20,7 @@ import pino from 'pino';
 
 const ME = '15550001000';
 const ALICE = '15550001001';
+const BOB = '15550001002';
 const STEP_TIMEOUT_MS = 60_000;
 
 const logger = pino({ level: 'warn' });
@@ -169,6 +170,15 @@ test('Baileys links to wa-sim by QR, restarts after 515, sends and receives', as
         const receipts = await control(sim, 'GET', `/accounts/${ALICE}/receipts`);
         return receipts.length > 0;
     });
+
+    // A LID-addressed message (from=<lid>, sender_pn=<pn>) from another contact.
+    await control(sim, 'POST', `/accounts/${BOB}/behaviour`, { lid_addressing: true });
+    const viaLid = 'hello by LID from Bob';
+    await control(sim, 'POST', '/messages', { from: BOB, to: ME, text: viaLid });
+    const lidMessage = await waitFor('Baileys decrypts a LID-addressed message', async () =>
+        events.incoming.find(m => m.message?.conversation === viaLid),
+    );
+    assert.match(lidMessage.key.remoteJid, /@lid$/);
 
     sock.end(undefined);
 });
