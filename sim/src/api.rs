@@ -219,6 +219,11 @@ pub struct ContactBehaviour {
     /// Send a read receipt after the delivery receipt.
     #[serde(default)]
     pub auto_read: bool,
+    /// Address this account's messages to linked clients by LID (`from=<lid device>`
+    /// with `sender_pn`) instead of by phone number (`from=<pn device>` with
+    /// `sender_lid`).
+    #[serde(default)]
+    pub lid_addressing: bool,
 }
 
 /// A handshake step at which to close a new connection.

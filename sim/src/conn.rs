@@ -34,7 +34,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, end: ServerEnd, transport: &'stat
     let (conn, fault, rng) = {
         let mut world = shared.lock();
         let conn = world.next_conn;
-        world.next_conn += 1;
+        world.next_conn = world.next_conn.saturating_add(1);
         world.conns.insert(
             conn,
             ConnEntry {

@@ -231,7 +231,7 @@ fn send_pair_success(
         public: *primary.store.identity().identity_key().public_key(),
     };
     let key_index = account.next_key_index;
-    account.next_key_index += 1;
+    account.next_key_index = account.next_key_index.saturating_add(1);
     let grant = DeviceIdentityGrant {
         raw_id: account.raw_id,
         key_index,

@@ -521,12 +521,12 @@ pub(crate) fn receive(world: &mut World, to: &DeviceKey, stanza: &Node) {
         return;
     };
     if account.behaviour.drop_next > 0 {
-        account.behaviour.drop_next -= 1;
+        account.behaviour.drop_next = account.behaviour.drop_next.saturating_sub(1);
         tracing::info!(to = %to, %id, "dropping a message on request");
         return;
     }
     let mut corrupt = if account.behaviour.corrupt_next > 0 {
-        account.behaviour.corrupt_next -= 1;
+        account.behaviour.corrupt_next = account.behaviour.corrupt_next.saturating_sub(1);
         true
     } else {
         false
@@ -738,7 +738,7 @@ fn send_retry_receipt(
     };
     let count = {
         let entry = account.retries.entry(id.to_owned()).or_insert(0);
-        *entry += 1;
+        *entry = entry.saturating_add(1);
         *entry
     };
     let Some(sim) = account.sim_mut(to.device) else {

@@ -34,10 +34,16 @@ pub(crate) struct Copy<'a> {
 
 /// Builds the stanza a recipient device receives.
 pub(crate) fn incoming_stanza(world: &World, copy: Copy<'_>) -> Node {
-    let sender_jid = copy.sender.pn_jid();
     let account = world.accounts.get(&copy.sender.phone);
     let notify = account.map(|a| a.name.clone()).unwrap_or_default();
+    let lid_mode = account.is_some_and(|a| a.behaviour.lid_addressing);
+    let pn_user = Jid::pn(copy.sender.phone.as_str());
     let lid_user = account.map(|a| a.lid_jid());
+    // The sender as the stanza names it, and its other form.
+    let (sender_jid, alternative) = match (&lid_user, lid_mode) {
+        (Some(lid), true) => (lid.clone().with_device(copy.sender.device), Some(pn_user)),
+        (lid, _) => (copy.sender.pn_jid(), lid.clone()),
+    };
     let mut node = Node::new("message")
         .attr("id", copy.id)
         .attr("t", copy.t)
@@ -48,16 +54,18 @@ pub(crate) fn incoming_stanza(world: &World, copy: Copy<'_>) -> Node {
             let node = node
                 .attr("from", group.clone())
                 .attr("participant", sender_jid)
-                .attr("addressing_mode", "pn");
-            match lid_user {
-                Some(lid) => node.attr("participant_lid", lid),
+                .attr("addressing_mode", if lid_mode { "lid" } else { "pn" });
+            match alternative {
+                Some(alt) if lid_mode => node.attr("participant_pn", alt),
+                Some(alt) => node.attr("participant_lid", alt),
                 None => node,
             }
         }
         None => {
             let node = node.attr("from", sender_jid);
-            let node = match lid_user {
-                Some(lid) => node.attr("sender_lid", lid),
+            let node = match alternative {
+                Some(alt) if lid_mode => node.attr("sender_pn", alt),
+                Some(alt) => node.attr("sender_lid", alt),
                 None => node,
             };
             match copy.recipient {

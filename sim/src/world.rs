@@ -280,7 +280,7 @@ impl FaultBook {
             .iter()
             .position(|(target, _, left)| *left > 0 && matches(target, device))?;
         let entry = self.acks.get_mut(at)?;
-        entry.2 -= 1;
+        entry.2 = entry.2.saturating_sub(1);
         let fault = entry.1;
         if entry.2 == 0 {
             self.acks.remove(at);
@@ -412,7 +412,7 @@ impl World {
             at_ms: self.clock.now_ms(),
             event,
         };
-        self.events.next_seq += 1;
+        self.events.next_seq = self.events.next_seq.saturating_add(1);
         tracing::debug!(seq = record.seq, event = ?record.event, "event");
         if self.events.records.len() >= EVENT_LOG_LEN {
             self.events.records.pop_front();
@@ -424,7 +424,7 @@ impl World {
 
     /// A fresh id for a stanza the server originates.
     pub(crate) fn stanza_id(&mut self) -> String {
-        self.next_id += 1;
+        self.next_id = self.next_id.wrapping_add(1);
         format!("{}.{}", self.now() % 100_000, self.next_id)
     }
 
@@ -492,7 +492,7 @@ impl World {
         for device in 1..devices {
             let store = DeviceStore::generate(now, &mut self.rng);
             let key_index = account.next_key_index;
-            account.next_key_index += 1;
+            account.next_key_index = account.next_key_index.saturating_add(1);
             let adv = crate::pairing::simulated_companion_identity(
                 &primary,
                 &store,

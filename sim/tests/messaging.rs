@@ -543,3 +543,62 @@ async fn dropped_messages_get_no_receipt() {
     let texts: Vec<Option<String>> = sim.received(ALICE).into_iter().map(|m| m.text).collect();
     assert_eq!(texts, [Some("seen".to_owned())]);
 }
+
+#[tokio::test]
+async fn lid_addressed_messages_and_receipts_to_lids() {
+    let sim = local_sim();
+    let (mut client, mut creds) = linked_client(&sim, 38).await;
+    sim.set_behaviour(
+        ALICE,
+        ContactBehaviour {
+            lid_addressing: true,
+            ..ContactBehaviour::default()
+        },
+    )
+    .unwrap();
+    let alice_lid: Jid = sim.account(ALICE).unwrap().lid.parse().unwrap();
+    let sent = sim.send_text(ALICE, ME, "via lid").unwrap();
+    let stanza = next_message(&mut client).await;
+    assert_eq!(stanza.required_jid("from").unwrap(), alice_lid);
+    assert_eq!(stanza.required_jid("sender_pn").unwrap(), Jid::pn(ALICE));
+    assert!(!stanza.has_attr("sender_lid"));
+    assert_eq!(
+        decrypt_stanza(&mut creds, &stanza)[0].text.as_deref(),
+        Some("via lid")
+    );
+    send_receipt(&mut client, &stanza, None);
+    event(
+        &sim,
+        0,
+        "receipt addressed to the LID",
+        |e| matches!(e, SimEvent::Receipt(r) if r.id == sent.id),
+    )
+    .await;
+    // The client answers the LID; the server routes it to Alice's phone.
+    let seq = sim.last_event_seq();
+    send_direct(
+        &mut client,
+        &mut creds,
+        &alice_lid,
+        std::slice::from_ref(&alice_lid),
+        &Message::text("back via lid"),
+    )
+    .await;
+    event(
+        &sim,
+        seq,
+        "Alice decrypts",
+        |e| matches!(e, SimEvent::MessageReceived(m) if m.text.as_deref() == Some("back via lid")),
+    )
+    .await;
+    let receipt = client.expect("receipt", |n| n.tag == "receipt").await;
+    client.send(
+        &Node::new("ack")
+            .attr("class", "receipt")
+            .attr("id", receipt.str_attr("id").unwrap())
+            .attr("to", receipt.required_jid("from").unwrap()),
+    );
+    let ping = client.iq("w:p", "get", vec![]);
+    client.query(ping).await;
+    assert_eq!(sim.account(ME).unwrap().devices[1].queued, 0);
+}

@@ -320,6 +320,11 @@ impl Client {
 /// Links a new client by QR through the default phone, returns its credentials after
 /// the 515 restart.
 pub async fn link_by_qr(sim: &Sim, seed: u64) -> Creds {
+    link_by_qr_as(sim, seed, None).await
+}
+
+/// Links a new client by QR through the phone of `phone` (default: the "me" account).
+pub async fn link_by_qr_as(sim: &Sim, seed: u64, phone: Option<&str>) -> Creds {
     let mut creds = Creds::new(seed);
     let mut client = Client::connect(sim, &mut creds).await.unwrap();
     let pair_device = client
@@ -344,7 +349,7 @@ pub async fn link_by_qr(sim: &Sim, seed: u64) -> Creds {
         platform: "1".to_owned(),
     }
     .encode();
-    sim.scan_qr(None, &qr).unwrap();
+    sim.scan_qr(phone, &qr).unwrap();
     finish_pairing(&mut client, &mut creds).await;
     creds
 }
