@@ -369,6 +369,8 @@ impl Driver {
     }
 
     async fn event(&mut self, event: Event) {
+        // Callbacks may read `status()`: make it current first.
+        self.publish_status();
         if let Some((name, data)) = event_json(&event) {
             self.shared.publish(name, data);
         }
@@ -443,6 +445,7 @@ impl Driver {
             .unwrap_or_default();
         if others != self.duplicates {
             self.duplicates = others;
+            self.publish_status();
             if let Some(duplicate) = found {
                 tracing::warn!(
                     phone = %duplicate.phone_number,
@@ -457,6 +460,14 @@ impl Driver {
         }
     }
 
+    fn publish_status(&self) {
+        self.shared.set_status(status_json(
+            self.shared.session(),
+            &self.client.status(),
+            &self.duplicates,
+        ));
+    }
+
     fn after_step(&mut self) {
         let state = self.client.state();
         if state == ConnectionState::LoggedOut && !self.waiting_for_wipe.is_empty() {
@@ -468,11 +479,7 @@ impl Driver {
                 answer(&self.shared, reply, result.clone());
             }
         }
-        self.shared.set_status(status_json(
-            self.shared.session(),
-            &self.client.status(),
-            &self.duplicates,
-        ));
+        self.publish_status();
         let now = now_unix_ms();
         match self.client.poll_timeout() {
             Some(deadline) => self.timer.arm_at(deadline, now),
