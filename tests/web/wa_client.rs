@@ -321,7 +321,25 @@ async fn links_by_qr_then_comes_back_with_stored_credentials() {
     await_promise(client.logout()).await.unwrap();
     assert_eq!(to_value(&client.status())["state"], "logged_out");
     assert_eq!(to_value(&client.status())["sessionStored"], false);
+
+    // A session open in a tab cannot be removed; a closed one can.
+    let error = await_promise(WaClient::remove_session(session.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "in_use");
     await_promise(client.close()).await.unwrap();
+    await_promise(WaClient::remove_session(session.clone()))
+        .await
+        .unwrap();
+    let sessions = to_value(&await_promise(WaClient::sessions()).await.unwrap());
+    assert!(
+        !sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["name"] == session.as_str()),
+        "{sessions}"
+    );
 }
 
 #[wasm_bindgen_test]
