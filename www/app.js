@@ -235,7 +235,12 @@ class SessionCard {
     subscribe('error', (event) => {
       this.el.dataset.lastError = errorText(event);
     });
+    subscribe('tab', () => this.#renderStatus());
+    subscribe('paired', () => this.#renderStatus());
+    subscribe('duplicate-link', () => this.#renderStatus());
     this.#updateSendForm();
+    // Followers learn the owner's state through the client; keep the card in step.
+    this.statusTimer = setInterval(() => this.#renderStatus(), 1000);
     const status = this.#renderStatus();
     // A stored session reconnects by itself after a reload; a new one waits for Connect.
     if (status && (status.sessionStored || status.me)) {
@@ -252,11 +257,19 @@ class SessionCard {
       return null;
     }
     if (!status) return null;
-    if (status.state && this.el.dataset.state !== status.state) this.#state(status);
-    if (status.me) {
-      this.role('me').textContent = displayJid(status.me);
-      this.el.dataset.me = String(status.me);
+    if (status.state && this.el.dataset.state !== status.state) {
+      const last = status.lastDisconnect || {};
+      const retryAt = status.reconnecting && status.reconnecting.at;
+      this.#state({
+        state: status.state,
+        reason: last.reason,
+        code: last.code,
+        willReconnect: Boolean(retryAt),
+        retryInMs: retryAt ? Math.max(0, retryAt - Date.now()) : null,
+      }, false);
     }
+    this.role('me').textContent = displayJid(status.me);
+    this.el.dataset.me = status.me ? String(status.me) : '';
     const role = status.role || (status.owner === false ? 'follower' : status.owner ? 'owner' : '');
     this.role('role').textContent = role ? `(this tab: ${role})` : '';
     this.el.dataset.role = role;
@@ -269,7 +282,7 @@ class SessionCard {
     return status;
   }
 
-  #state(event) {
+  #state(event, refresh = true) {
     const state = event.state || 'closed';
     this.el.dataset.state = state;
     this.role('state').textContent = state;
@@ -279,7 +292,7 @@ class SessionCard {
     const linking = state === 'qr' || state === 'pairing';
     this.role('link').hidden = !linking;
     if (state === 'open') this.#resetLink();
-    if (this.wa) this.#renderStatus();
+    if (refresh && this.wa) this.#renderStatus();
   }
 
   #countdown(retryInMs) {
@@ -450,6 +463,7 @@ class SessionCard {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     clearInterval(this.countdownTimer);
+    clearInterval(this.statusTimer);
     try {
       if (this.wa && typeof this.wa.close === 'function') await this.wa.close();
       else if (this.wa && typeof this.wa.free === 'function') this.wa.free();

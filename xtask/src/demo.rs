@@ -103,16 +103,35 @@ pub fn playwright() -> Result<Vec<String>, String> {
     let root = root();
     let path = tool_path();
     build_package(&root, &path, &[Target::Web])?;
+    run_playwright(&root, &path)
+}
+
+/// `cargo xtask playwright [--no-build]`: only the Playwright run of the demo.
+pub fn playwright_task(args: &[String]) -> Result<(), String> {
+    let root = root();
+    let path = tool_path();
+    match args.first().map(String::as_str) {
+        None => {
+            setup::run()?;
+            build_package(&root, &path, &[Target::Web])?;
+        }
+        Some("--no-build") => {}
+        Some(other) => return Err(format!("unknown argument `{other}` (only --no-build)")),
+    }
+    run_playwright(&root, &path).map(|_| ())
+}
+
+fn run_playwright(root: &Path, path: &str) -> Result<Vec<String>, String> {
     step("demo end to end (Playwright, headless Chromium)");
-    let sim = SimProcess::start(&root, &path, &["--port".to_owned(), "0".to_owned()])?;
-    let addr = serve::start(site(&root, &sim.info), 0)?;
+    let sim = SimProcess::start(root, path, &["--port".to_owned(), "0".to_owned()])?;
+    let addr = serve::start(site(root, &sim.info), 0)?;
     let artifacts = root.join("artifacts").join("playwright");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
     exec_capture(
         Command::new("node")
             .arg(root.join("tests").join("playwright").join("demo.mjs"))
-            .current_dir(&root)
-            .env("PATH", &path)
+            .current_dir(root)
+            .env("PATH", path)
             .env("DEMO_URL", format!("http://{addr}/"))
             .env("WA_SIM_CONTROL", &sim.info.control)
             .env("CHROMIUM", CHROMIUM)
