@@ -5,15 +5,21 @@
 //! [`crypto_at_rest`]), the index of stored sessions ([`SessionIndex`]), one
 //! tab per session ([`SessionLock`], [`SessionChannel`]), the WebSocket
 //! transport ([`WebSocketTransport`]), a re-armable timer ([`Timer`]) and the
-//! page lifecycle events ([`PageLifecycle`]). Everything below it is sans-IO;
+//! page lifecycle events ([`PageLifecycle`]) — and the shell itself:
+//! [`WaClient`] (the JS API, `wa_client`), its driver loop (`driver`), its
+//! options, events and [`WaError`] (`api`) and console logging (`console`).
+//! Everything below it is sans-IO;
 //! nothing outside this module may use `web-sys`, `js-sys` or
 //! `wasm-bindgen-futures`.
 //!
 //! Errors are typed per piece (`IdbError`, `LockError`, …); the `WaClient`
 //! shell turns them into one JS error class with a `code`.
 
+mod api;
 pub mod channel;
+mod console;
 pub mod crypto_at_rest;
+mod driver;
 pub mod idb;
 mod inbox;
 pub mod index;
@@ -23,8 +29,11 @@ pub mod lock;
 pub mod socket;
 mod store;
 pub mod timer;
+mod wa_client;
 
+pub use api::{ErrorCode, Options, WaError};
 pub use channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, TabId};
+pub use console::{ConsoleLog, LogLevel, install_panic_hook};
 pub use idb::{Connection, IdbError, Migration};
 pub use inbox::{Inbox, InboxSender, inbox};
 pub use index::{DuplicateLink, SessionIndex, SessionInfo, find_duplicates};
@@ -33,6 +42,7 @@ pub use lock::{LockEnd, LockError, SessionLock};
 pub use socket::{CloseInfo, SocketError, SocketEvent, SocketState, WebSocketTransport};
 pub use store::{IndexedDbStore, META, RECORD_KEY, RECORDS, SESSION_SCHEMA, session_database_name};
 pub use timer::{Timer, now_unix_ms, sleep};
+pub use wa_client::WaClient;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -16,3 +16,4 @@ mod signal;
 mod store;
 mod tabs;
 mod transport;
+mod wa_client;

@@ -64,15 +64,28 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let native = exec_capture(&mut cargo(&["test", "--workspace"]));
     tally_or_fail(&mut tally, native)?;
 
-    step("browser tests (headless Chromium)");
+    step("browser tests (headless Chromium, WaClient against a wa-sim process)");
+    exec(&mut cargo(&["build", "-p", "wa-sim", "--bin", "wa-sim"]))?;
+    let sim = SimProcess::start(&root)?;
+    println!(
+        "wa-sim for the browser tests: ws={} root={} control={}",
+        sim.ws, sim.root, sim.control
+    );
     let mut browser = Command::new("wasm-pack");
     browser
         .args(["test", "--headless", "--chrome", "--test", "web"])
         .current_dir(&root)
         .env("PATH", &path)
         .env("CHROMEDRIVER", CHROMEDRIVER)
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
-    tally_or_fail(&mut tally, exec_capture(&mut browser))?;
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+        // Read by the tests with `option_env!` (they cannot read the
+        // environment at run time).
+        .env("WA_SIM_WS", &sim.ws)
+        .env("WA_SIM_ROOT", &sim.root)
+        .env("WA_SIM_CONTROL", &sim.control);
+    let browser_result = exec_capture(&mut browser);
+    drop(sim);
+    tally_or_fail(&mut tally, browser_result)?;
 
     step("size budget (release wasm)");
     size_budget(&root, &path)?;
@@ -82,6 +95,74 @@ pub fn run(args: &[String]) -> Result<(), String> {
     println!("\nall checks passed");
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+/// A `wa-sim` process for the browser tests, killed when dropped. Its log
+/// goes to `target/wa-sim-browser-tests.log`.
+struct SimProcess {
+    child: std::process::Child,
+    ws: String,
+    root: String,
+    control: String,
+}
+
+impl SimProcess {
+    fn start(root: &std::path::Path) -> Result<Self, String> {
+        use std::io::{BufRead, BufReader};
+        let binary = root.join("target").join("debug").join("wa-sim");
+        let log = std::fs::File::create(root.join("target").join("wa-sim-browser-tests.log"))
+            .map_err(|e| format!("wa-sim log: {e}"))?;
+        let mut child = Command::new(&binary)
+            .args(["--port", "0", "--qr-refs", "20"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+        let Some(stdout) = child.stdout.take() else {
+            let _ = child.kill();
+            return Err("wa-sim: no stdout".to_owned());
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let banner = loop {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with("wa-sim listening ") => break line,
+                Some(Ok(_)) => continue,
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err("wa-sim exited before it was listening".to_owned());
+                }
+            }
+        };
+        // Keep draining stdout so the simulator never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let field = |name: &str| {
+            banner
+                .split_whitespace()
+                .find_map(|part| part.strip_prefix(name))
+                .map(str::to_owned)
+        };
+        match (field("ws="), field("root="), field("control=")) {
+            (Some(ws), Some(root), Some(control)) => Ok(Self {
+                child,
+                ws,
+                root,
+                control,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("unexpected wa-sim banner: {banner}"))
+            }
+        }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn tally_or_fail(tally: &mut Tally, result: Result<Vec<String>, String>) -> Result<(), String> {

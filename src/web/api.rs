@@ -1,0 +1,513 @@
+//! The JavaScript-facing data of `WaClient`: options, events, status and the
+//! one error class, with their TypeScript declarations.
+//!
+//! Owns: [`WaError`] and its codes ([`ErrorCode`]), parsing the options object
+//! ([`Options`]), turning engine events and the status into the plain objects
+//! the page receives ([`event_json`], [`status_json`]), and the `.d.ts` text
+//! that types them. Does not own the driver loop or the tabs.
+//!
+//! Events and status are built as JSON values and handed to JavaScript with
+//! `JSON.parse`: the same value crosses a `BroadcastChannel` to the other tabs
+//! unchanged, and it keeps the wasm small.
+
+use core::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
+
+use super::console::LogLevel;
+use crate::client::policy::BackoffConfig;
+use crate::client::{
+    Browser, ClientConfig, ClientError, ConnectionUpdate, Event, LastDisconnect, Status,
+};
+use crate::crypto::PublicKey;
+use crate::store::StoreError;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A connection state (see the `connection` event). */
+export type ConnectionState =
+  | 'connecting' | 'handshaking' | 'qr' | 'pairing' | 'logging_in'
+  | 'open' | 'reconnecting' | 'closed' | 'logged_out' | 'replaced';
+
+/** How much a session logs to the console; lines start with `[wa:<session>]`. */
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+/** Options of `WaClient.open`. Only `session` is required. */
+export interface WaClientOptions {
+  /** The session's name (e.g. an organisation id): one IndexedDB database, one Web Lock. */
+  session: string;
+  /** WebSocket URL (a relay's or the simulator's). Default: WhatsApp Web's. */
+  url?: string;
+  /** The pinned server root public key, 32 bytes as hex. Default: WhatsApp's. */
+  rootKey?: string;
+  /** `[os, browser, version]` shown on the phone, e.g. `['CRM', 'Chrome', '1.0']`. */
+  browser?: [string, string, string];
+  /** App version announced, `[2, 3000, revision]`. */
+  version?: [number, number, number];
+  /** Push name sent at login. */
+  pushName?: string;
+  /** Automatic reconnection limits. */
+  reconnect?: {
+    /** Retries in a row before giving up (`state: 'closed'`, reason `gave_up`). Default: never give up. */
+    maxAttempts?: number;
+    /** Unit delay of the Fibonacci back-off, ms. Default 1000. */
+    firstDelayMs?: number;
+    /** Longest delay between retries, ms. Default 60000. */
+    maxDelayMs?: number;
+  };
+  /** Console log level. Default `'warn'`. */
+  logLevel?: LogLevel;
+}
+
+/** The `connection` event: every state change, with the reason when a connection ended. */
+export interface ConnectionEvent {
+  state: ConnectionState;
+  /** Why (snake_case, e.g. `network_lost`, `logged_out`, `replaced`), when a connection ended. */
+  reason: string | null;
+  /** Server status code (401, 440, 515, …) when there is one. */
+  code: number | null;
+  willReconnect: boolean;
+  /** Milliseconds until the next attempt, when `willReconnect`. */
+  retryInMs: number | null;
+  /** Reconnect attempt number (0 when not retrying). */
+  attempt: number;
+}
+
+/** A QR code to show until `expiresAt` (unix ms); a new one follows. */
+export interface QrEvent { qr: string; svg: string; expiresAt: number }
+/** The code to type on the phone (`XXXX-XXXX`). */
+export interface PairingCodeEvent { code: string; expiresAt: number }
+/** The phone linked this device. */
+export interface PairedEvent { me: string; lid: string | null; platform: string | null; businessName: string | null }
+/** Sessions of this origin linked to the same phone number. */
+export interface DuplicateLinkEvent { phoneNumber: string; sessions: string[] }
+/** Whether this tab owns the session's socket or follows the tab that does. */
+export interface TabEvent { role: 'owner' | 'follower' }
+/** Something failed outside a command (storage, the owning tab, …). */
+export interface ErrorEvent { code: WaErrorCode; message: string }
+
+/** Every event and its payload. */
+export interface WaEvents {
+  connection: ConnectionEvent;
+  qr: QrEvent;
+  'pairing-code': PairingCodeEvent;
+  'pairing-code-failed': { message: string };
+  paired: PairedEvent;
+  'pairing-failed': { message: string };
+  'pre-keys-uploaded': { count: number };
+  'duplicate-link': DuplicateLinkEvent;
+  tab: TabEvent;
+  error: ErrorEvent;
+}
+export type WaEventName = keyof WaEvents;
+
+/** `wa.status()`. */
+export interface WaStatus {
+  session: string;
+  state: ConnectionState;
+  role: 'owner' | 'follower';
+  me: string | null;
+  lid: string | null;
+  sessionStored: boolean;
+  reconnecting: { attempt: number; at: number } | null;
+  lastDisconnect: { reason: string; code: number | null; at: number } | null;
+  stats: { connects: number; reconnects: number; messagesIn: number; messagesOut: number; lastActivity: number | null };
+  /** Other sessions of this origin linked to the same phone number. */
+  duplicates: string[];
+}
+
+/** An entry of `WaClient.sessions()`. */
+export interface StoredSession {
+  name: string;
+  me: string | null;
+  lid: string | null;
+  phoneNumber: string | null;
+  createdAt: number;
+  lastActivity: number;
+  /** Other sessions linked to the same phone number. */
+  duplicates: string[];
+}
+
+/** `WaError.code`. */
+export type WaErrorCode =
+  | 'invalid_options' | 'already_connected' | 'not_open' | 'not_waiting_for_scan'
+  | 'invalid_phone_number' | 'send_failed' | 'storage' | 'quota_exceeded'
+  | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness';
+
+export interface WaClient {
+  /** Calls `callback` for every `event`; returns a function that unsubscribes.
+   *  Exceptions thrown by the callback are logged and never stop the client. */
+  on<K extends WaEventName>(event: K, callback: (data: WaEvents[K]) => void): () => void;
+}
+"#;
+
+/// The machine-readable kind of a [`WaError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The options object is wrong.
+    InvalidOptions,
+    /// `connect` while connecting or connected.
+    AlreadyConnected,
+    /// The command needs an open connection.
+    NotOpen,
+    /// `requestPairingCode` outside QR linking.
+    NotWaitingForScan,
+    /// The phone number is not usable.
+    InvalidPhoneNumber,
+    /// The engine could not send.
+    SendFailed,
+    /// IndexedDB failed.
+    Storage,
+    /// IndexedDB is out of space.
+    QuotaExceeded,
+    /// The Web Locks API is missing (not a secure context).
+    LockUnavailable,
+    /// `BroadcastChannel` failed.
+    Channel,
+    /// A following tab's command found no owning tab.
+    NoOwner,
+    /// The client was closed.
+    Closed,
+    /// The browser gave no randomness.
+    NoRandomness,
+}
+
+impl ErrorCode {
+    /// The code's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidOptions => "invalid_options",
+            Self::AlreadyConnected => "already_connected",
+            Self::NotOpen => "not_open",
+            Self::NotWaitingForScan => "not_waiting_for_scan",
+            Self::InvalidPhoneNumber => "invalid_phone_number",
+            Self::SendFailed => "send_failed",
+            Self::Storage => "storage",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::LockUnavailable => "lock_unavailable",
+            Self::Channel => "channel",
+            Self::NoOwner => "no_owner",
+            Self::Closed => "closed",
+            Self::NoRandomness => "no_randomness",
+        }
+    }
+}
+
+/// The one error class of the JS API: every rejected promise and thrown
+/// error of `WaClient` is a `WaError` (which is also an `Error`), with a
+/// machine-readable `code`.
+#[wasm_bindgen]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaError {
+    code: String,
+    message: String,
+}
+
+#[wasm_bindgen]
+impl WaError {
+    /// The machine-readable code (see `WaErrorCode`).
+    #[wasm_bindgen(getter, unchecked_return_type = "WaErrorCode")]
+    pub fn code(&self) -> String {
+        self.code.clone()
+    }
+
+    /// A human-readable message.
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> String {
+        self.message.clone()
+    }
+
+    /// Always `"WaError"`.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> String {
+        "WaError".to_owned()
+    }
+
+    /// `WaError [code]: message`.
+    #[wasm_bindgen(js_name = toString)]
+    pub fn to_text(&self) -> String {
+        format!("WaError [{}]: {}", self.code, self.message)
+    }
+}
+
+impl WaError {
+    /// A new error.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code: code.as_str().to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// An error with a code received from another tab.
+    pub(crate) fn remote(code: String, message: String) -> Self {
+        Self { code, message }
+    }
+
+    /// The code's text.
+    pub fn code_text(&self) -> &str {
+        &self.code
+    }
+
+    /// The message.
+    pub fn message_text(&self) -> &str {
+        &self.message
+    }
+
+    /// As a thrown JS value, an instance of `WaError` (and of `Error`).
+    pub fn into_js(self) -> JsValue {
+        let value = JsValue::from(self);
+        chain_to_error_prototype(&value);
+        value
+    }
+}
+
+/// Makes `WaError.prototype` inherit from `Error.prototype` (once), so
+/// `error instanceof Error` holds and consoles print it as an error.
+fn chain_to_error_prototype(instance: &JsValue) {
+    use js_sys::Object;
+    let Some(instance) = wasm_bindgen::JsCast::dyn_ref::<Object>(instance) else {
+        return;
+    };
+    let prototype = Object::get_prototype_of(instance);
+    let error_prototype = Object::get_prototype_of(&js_sys::Error::new(""));
+    if Object::get_prototype_of(&prototype) != error_prototype {
+        Object::set_prototype_of(&prototype, &error_prototype);
+    }
+}
+
+impl From<ClientError> for WaError {
+    fn from(error: ClientError) -> Self {
+        let code = match &error {
+            ClientError::AlreadyConnected(_) => ErrorCode::AlreadyConnected,
+            ClientError::NotOpen(_) => ErrorCode::NotOpen,
+            ClientError::NotWaitingForScan(_) => ErrorCode::NotWaitingForScan,
+            ClientError::InvalidPhoneNumber(_) => ErrorCode::InvalidPhoneNumber,
+            _ => ErrorCode::SendFailed,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<StoreError> for WaError {
+    fn from(error: StoreError) -> Self {
+        let code = match error {
+            StoreError::QuotaExceeded => ErrorCode::QuotaExceeded,
+            _ => ErrorCode::Storage,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<super::IdbError> for WaError {
+    fn from(error: super::IdbError) -> Self {
+        let code = match error {
+            super::IdbError::QuotaExceeded => ErrorCode::QuotaExceeded,
+            _ => ErrorCode::Storage,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+/// The options object as JSON (see `WaClientOptions`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawOptions {
+    session: String,
+    url: Option<String>,
+    root_key: Option<String>,
+    browser: Option<[String; 3]>,
+    version: Option<[u32; 3]>,
+    push_name: Option<String>,
+    reconnect: Option<RawReconnect>,
+    log_level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawReconnect {
+    max_attempts: Option<u32>,
+    first_delay_ms: Option<u64>,
+    max_delay_ms: Option<u64>,
+}
+
+/// `WaClient.open`'s options, checked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The session name.
+    pub session: String,
+    /// The engine's configuration.
+    pub config: ClientConfig,
+    /// The console log level.
+    pub log_level: LogLevel,
+}
+
+fn invalid(message: impl Into<String>) -> WaError {
+    WaError::new(ErrorCode::InvalidOptions, message)
+}
+
+impl Options {
+    /// Reads and checks the options object.
+    pub fn from_js(options: &JsValue) -> Result<Self, WaError> {
+        let text = js_sys::JSON::stringify(options)
+            .ok()
+            .and_then(|text| text.as_string())
+            .ok_or_else(|| invalid("options must be an object"))?;
+        Self::from_json(&text)
+    }
+
+    /// Reads and checks the options as JSON text.
+    pub fn from_json(text: &str) -> Result<Self, WaError> {
+        let raw: RawOptions = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if raw.session.is_empty() || raw.session.len() > 200 {
+            return Err(invalid("session must be 1 to 200 characters"));
+        }
+        let mut config = ClientConfig::default();
+        if let Some(url) = raw.url {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return Err(invalid("url must start with ws:// or wss://"));
+            }
+            config.url = url;
+        }
+        if let Some(root) = raw.root_key {
+            let bytes = hex::decode(root.trim()).map_err(|_| invalid("rootKey must be hex"))?;
+            config.server_root = PublicKey::from_slice(&bytes)
+                .map_err(|_| invalid("rootKey must be a 32-byte public key"))?;
+        }
+        if let Some([os, name, version]) = raw.browser {
+            config.browser = Browser { os, name, version };
+        }
+        if let Some(version) = raw.version {
+            config.version = version;
+        }
+        config.push_name = raw.push_name;
+        if let Some(reconnect) = raw.reconnect {
+            let backoff: &mut BackoffConfig = &mut config.reconnect.backoff;
+            backoff.max_attempts = reconnect.max_attempts;
+            if let Some(ms) = reconnect.first_delay_ms {
+                backoff.first_delay = Duration::from_millis(ms.max(1));
+            }
+            if let Some(ms) = reconnect.max_delay_ms {
+                backoff.max_delay = Duration::from_millis(ms.max(1));
+            }
+        }
+        let log_level = match raw.log_level {
+            None => LogLevel::Warn,
+            Some(level) => LogLevel::parse(&level)
+                .ok_or_else(|| invalid(format!("unknown logLevel {level:?}")))?,
+        };
+        Ok(Self {
+            session: raw.session,
+            config,
+            log_level,
+        })
+    }
+}
+
+/// A JSON value as a JS value.
+pub(crate) fn to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
+}
+
+fn connection_json(update: &ConnectionUpdate) -> Value {
+    json!({
+        "state": update.state.as_str(),
+        "reason": update.reason_name(),
+        "code": update.code(),
+        "willReconnect": update.will_reconnect,
+        "retryInMs": update.retry_in_ms,
+        "attempt": update.attempt,
+    })
+}
+
+/// An engine event as `(event name, payload)`; `None` for events the JS API
+/// does not expose.
+pub fn event_json(event: &Event) -> Option<(&'static str, Value)> {
+    Some(match event {
+        Event::Connection(update) => ("connection", connection_json(update)),
+        Event::Qr {
+            code,
+            svg,
+            expires_at,
+        } => (
+            "qr",
+            json!({ "qr": code, "svg": svg, "expiresAt": expires_at }),
+        ),
+        Event::PairingCode { code, expires_at } => (
+            "pairing-code",
+            json!({ "code": code, "expiresAt": expires_at }),
+        ),
+        Event::PairingCodeFailed { error } => (
+            "pairing-code-failed",
+            json!({ "message": error.to_string() }),
+        ),
+        Event::Paired {
+            me,
+            lid,
+            platform,
+            business_name,
+        } => (
+            "paired",
+            json!({ "me": me, "lid": lid, "platform": platform, "businessName": business_name }),
+        ),
+        Event::PairingFailed { error } => {
+            ("pairing-failed", json!({ "message": error.to_string() }))
+        }
+        Event::PreKeysUploaded { count } => ("pre-keys-uploaded", json!({ "count": count })),
+        Event::StoreFailed { error } => {
+            let error = WaError::from(error.clone());
+            ("error", error_json(&error))
+        }
+        _ => return None,
+    })
+}
+
+/// The `error` event's payload.
+pub fn error_json(error: &WaError) -> Value {
+    json!({ "code": error.code, "message": error.message })
+}
+
+fn last_disconnect_json(last: &LastDisconnect) -> Value {
+    json!({ "reason": last.reason.name(), "code": last.reason.code(), "at": last.at })
+}
+
+/// `wa.status()` of the owning tab.
+pub fn status_json(session: &str, status: &Status, duplicates: &[String]) -> Value {
+    json!({
+        "session": session,
+        "state": status.state.as_str(),
+        "role": "owner",
+        "me": status.me,
+        "lid": status.lid,
+        "sessionStored": status.session_stored,
+        "reconnecting": status.reconnecting.map(|r| json!({ "attempt": r.attempt, "at": r.at })),
+        "lastDisconnect": status.last_disconnect.as_ref().map(last_disconnect_json),
+        "stats": {
+            "connects": status.stats.connects,
+            "reconnects": status.stats.reconnects,
+            "messagesIn": status.stats.messages_in,
+            "messagesOut": status.stats.messages_out,
+            "lastActivity": status.stats.last_activity,
+        },
+        "duplicates": duplicates,
+    })
+}
+
+/// The status before the owning tab has said anything.
+pub fn unknown_status_json(session: &str) -> Value {
+    json!({
+        "session": session,
+        "state": "closed",
+        "role": "follower",
+        "me": null,
+        "lid": null,
+        "sessionStored": false,
+        "reconnecting": null,
+        "lastDisconnect": null,
+        "stats": { "connects": 0, "reconnects": 0, "messagesIn": 0, "messagesOut": 0, "lastActivity": null },
+        "duplicates": [],
+    })
+}

@@ -1,0 +1,557 @@
+//! `WaClient`: what a web page imports.
+//!
+//! Owns: the JS class [`WaClient`] (its async factory, commands as promises,
+//! `on`/unsubscribe, `status()`, `close()`, the static `sessions()`), the
+//! callbacks of one client and how they are called (an exception in one is
+//! logged and never stops the client), and the tab roles: the tab holding the
+//! session's Web Lock runs the [`Driver`]; every other tab of the origin
+//! follows it over the session's `BroadcastChannel` (same status, same
+//! events) and sends its commands to it. When the owner closes, the browser
+//! hands the lock to a waiting tab, which opens the store and reconnects if
+//! the owner was connected — without a second socket, so no 440 conflict.
+//!
+//! Does not own the engine loop ([`super::driver`]) nor the shape of options,
+//! events and errors ([`super::api`]).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Array, Function, Promise};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::api::{ErrorCode, Options, WaError, error_json, to_js, unknown_status_json};
+use super::channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel};
+use super::console::{ConsoleLog, install_panic_hook};
+use super::driver::{Driver, Input, Reply};
+use super::inbox::{InboxSender, inbox};
+use super::index::{SessionIndex, find_duplicates};
+use super::lock::{LockError, SessionLock};
+use crate::client::ClientConfig;
+
+/// How long a following tab waits for the owner to answer a command.
+const REMOTE_COMMAND_TIMEOUT_MS: u64 = 15_000;
+
+/// A command of the JS API, run by the owning tab (also sent over the
+/// channel by following tabs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Command {
+    /// `connect()`.
+    Connect,
+    /// `disconnect()`.
+    Disconnect,
+    /// `logout()`.
+    Logout,
+    /// `clearSession()`.
+    ClearSession,
+    /// `requestPairingCode(phone)`.
+    RequestPairingCode {
+        /// The phone number.
+        phone: String,
+    },
+}
+
+/// What the owning tab tells the others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) enum Broadcast {
+    /// An event, as the page receives it.
+    Event {
+        /// The event name.
+        name: String,
+        /// Its payload.
+        data: Value,
+    },
+    /// The current status.
+    Status {
+        /// `wa.status()`.
+        status: Value,
+    },
+}
+
+type Channel = SessionChannel<Broadcast, Command, Value>;
+
+struct Listener {
+    id: u32,
+    event: String,
+    callback: Function,
+}
+
+/// The state one `WaClient` shares with its driver and its channel.
+pub(crate) struct Shared {
+    session: String,
+    config: ClientConfig,
+    log: Dispatch,
+    listeners: RefCell<Vec<Listener>>,
+    next_listener: Cell<u32>,
+    status: RefCell<Value>,
+    driver: RefCell<Option<InboxSender<Input>>>,
+    channel: RefCell<Option<Rc<Channel>>>,
+    closed: Cell<bool>,
+}
+
+impl Shared {
+    pub(crate) fn session(&self) -> &str {
+        &self.session
+    }
+
+    pub(crate) fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub(crate) fn log(&self) -> &Dispatch {
+        &self.log
+    }
+
+    fn is_owner(&self) -> bool {
+        self.driver.borrow().is_some()
+    }
+
+    fn channel(&self) -> Option<Rc<Channel>> {
+        self.channel.borrow().clone()
+    }
+
+    /// Calls this tab's callbacks for `name`.
+    fn emit(&self, name: &str, data: &Value) {
+        let callbacks: Vec<Function> = self
+            .listeners
+            .borrow()
+            .iter()
+            .filter(|listener| listener.event == name)
+            .map(|listener| listener.callback.clone())
+            .collect();
+        if callbacks.is_empty() {
+            return;
+        }
+        let data = to_js(data);
+        for callback in callbacks {
+            if let Err(error) = callback.call1(&JsValue::UNDEFINED, &data) {
+                let (error_name, message) = super::js::error_name_and_message(&error);
+                tracing::dispatcher::with_default(&self.log, || {
+                    tracing::error!(
+                        event = name,
+                        "a `{name}` callback threw {error_name}: {message}"
+                    );
+                });
+            }
+        }
+    }
+
+    /// Tells this tab and the others about an event (owner).
+    pub(crate) fn publish(&self, name: &str, data: Value) {
+        self.emit(name, &data);
+        if let Some(channel) = self.channel()
+            && let Err(error) = channel.broadcast(Broadcast::Event {
+                name: name.to_owned(),
+                data,
+            })
+        {
+            tracing::debug!(%error, "cannot broadcast an event");
+        }
+    }
+
+    /// Records the status and tells the other tabs when it changed (owner).
+    pub(crate) fn set_status(&self, status: Value) {
+        if *self.status.borrow() == status {
+            return;
+        }
+        *self.status.borrow_mut() = status;
+        self.broadcast_status();
+    }
+
+    /// Sends the status to the other tabs (owner).
+    pub(crate) fn broadcast_status(&self) {
+        let status = self.status.borrow().clone();
+        if let Some(channel) = self.channel()
+            && let Err(error) = channel.broadcast(Broadcast::Status { status })
+        {
+            tracing::debug!(%error, "cannot broadcast the status");
+        }
+    }
+
+    /// Answers another tab's command (owner).
+    pub(crate) fn reply(&self, request: &CommandRequest, result: Result<Value, RemoteError>) {
+        if let Some(channel) = self.channel()
+            && let Err(error) = channel.reply(request, result)
+        {
+            tracing::debug!(%error, "cannot answer another tab");
+        }
+    }
+
+    /// The driver now runs in this tab.
+    pub(crate) fn become_owner(&self, driver: InboxSender<Input>) {
+        *self.driver.borrow_mut() = Some(driver);
+        if let Some(channel) = self.channel() {
+            channel.fail_pending("this tab now owns the session");
+        }
+        self.set_role("owner");
+    }
+
+    /// The driver stopped.
+    pub(crate) fn stop_owning(&self) {
+        self.driver.borrow_mut().take();
+        self.set_role("follower");
+    }
+
+    fn set_role(&self, role: &str) {
+        if let Some(object) = self.status.borrow_mut().as_object_mut() {
+            object.insert("role".to_owned(), Value::from(role));
+        }
+        self.emit("tab", &json!({ "role": role }));
+    }
+
+    /// Something from another tab.
+    fn incoming(&self, incoming: Incoming<Broadcast, Command>) {
+        let driver = self.driver.borrow().clone();
+        match (incoming, driver) {
+            (Incoming::Event { event, .. }, None) => match event {
+                Broadcast::Event { name, data } => self.emit(&name, &data),
+                Broadcast::Status { mut status } => {
+                    if let Some(object) = status.as_object_mut() {
+                        object.insert("role".to_owned(), Value::from("follower"));
+                    }
+                    *self.status.borrow_mut() = status;
+                }
+            },
+            (Incoming::Command { request, command }, Some(driver)) => {
+                driver.push(Input::Command {
+                    command,
+                    reply: Reply::Remote(request),
+                });
+            }
+            (Incoming::Hello { .. }, Some(driver)) => {
+                driver.push(Input::Hello);
+            }
+            (Incoming::Undecodable { error }, _) => {
+                tracing::dispatcher::with_default(&self.log, || {
+                    tracing::warn!(%error, "undecodable message from another tab");
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the state other tabs last saw means the session was in use.
+    fn was_connected(&self) -> bool {
+        let status = self.status.borrow();
+        matches!(
+            status.get("state").and_then(Value::as_str),
+            Some(
+                "connecting"
+                    | "handshaking"
+                    | "qr"
+                    | "pairing"
+                    | "logging_in"
+                    | "open"
+                    | "reconnecting"
+            )
+        )
+    }
+}
+
+/// Runs `command` in the owning tab (this one, or another over the channel).
+async fn run_command(shared: Rc<Shared>, command: Command) -> Result<Value, WaError> {
+    if shared.closed.get() {
+        return Err(WaError::new(ErrorCode::Closed, "the client was closed"));
+    }
+    let driver = shared.driver.borrow().clone();
+    if let Some(driver) = driver {
+        let (reply, mut answer) = inbox();
+        driver.push(Input::Command {
+            command,
+            reply: Reply::Local(reply),
+        });
+        return answer
+            .next()
+            .await
+            .unwrap_or_else(|| Err(WaError::new(ErrorCode::Closed, "the client was closed")));
+    }
+    let channel = shared
+        .channel()
+        .ok_or_else(|| WaError::new(ErrorCode::Closed, "the client was closed"))?;
+    channel
+        .request(command, REMOTE_COMMAND_TIMEOUT_MS)
+        .await
+        .map_err(|error| match error {
+            ChannelError::Remote(remote) => WaError::remote(remote.code, remote.message),
+            ChannelError::Timeout { .. } | ChannelError::Abandoned(_) => {
+                WaError::new(ErrorCode::NoOwner, error.to_string())
+            }
+            ChannelError::Closed => WaError::new(ErrorCode::Closed, error.to_string()),
+            other => WaError::new(ErrorCode::Channel, other.to_string()),
+        })
+}
+
+fn lock_error(error: LockError) -> WaError {
+    match error {
+        LockError::NotAvailable => WaError::new(ErrorCode::LockUnavailable, error.to_string()),
+        other => WaError::new(ErrorCode::LockUnavailable, other.to_string()),
+    }
+}
+
+/// Waits (in the browser's queue) until this tab may own the session, then
+/// starts the driver.
+async fn follow_then_own(shared: Rc<Shared>) {
+    let lock = match SessionLock::acquire(shared.session()).await {
+        Ok(lock) => lock,
+        Err(error) => {
+            tracing::warn!(%error, "cannot wait for the session lock");
+            return;
+        }
+    };
+    if shared.closed.get() {
+        return;
+    }
+    let auto_connect = shared.was_connected();
+    if let Err(error) = Driver::start(Rc::clone(&shared), lock, auto_connect).await {
+        tracing::error!(error = %error.message_text(), "cannot take the session over");
+        shared.emit("error", &error_json(&error));
+    }
+}
+
+/// A WhatsApp Web session in the browser.
+///
+/// ```js
+/// import init, { WaClient } from 'wa-wasm';
+/// await init();
+/// const wa = await WaClient.open({ session: 'org-2', url, rootKey });
+/// wa.on('qr', ({ svg }) => (qrBox.innerHTML = svg));
+/// wa.on('connection', ({ state, reason }) => console.log(state, reason));
+/// await wa.connect();
+/// ```
+///
+/// One tab of the origin owns the session (a Web Lock) and holds its socket;
+/// the client in any other tab follows it: same status and events, commands
+/// sent to the owner. Every rejection is a `WaError` with a `code`.
+#[wasm_bindgen]
+pub struct WaClient {
+    shared: Rc<Shared>,
+}
+
+impl core::fmt::Debug for WaClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WaClient")
+            .field("session", &self.shared.session)
+            .field("owner", &self.shared.is_owner())
+            .finish()
+    }
+}
+
+impl WaClient {
+    fn command(&self, command: Command) -> Promise {
+        let shared = Rc::clone(&self.shared);
+        let log = shared.log.clone();
+        future_to_promise(
+            async move {
+                run_command(shared, command)
+                    .await
+                    .map(|value| match value {
+                        Value::Null => JsValue::UNDEFINED,
+                        other => to_js(&other),
+                    })
+                    .map_err(WaError::into_js)
+            }
+            .with_subscriber(log),
+        )
+    }
+
+    async fn open_options(options: Options) -> Result<WaClient, WaError> {
+        let log = ConsoleLog::dispatch(&options.session, options.log_level);
+        let shared = Rc::new(Shared {
+            status: RefCell::new(unknown_status_json(&options.session)),
+            session: options.session,
+            config: options.config,
+            log,
+            listeners: RefCell::default(),
+            next_listener: Cell::new(1),
+            driver: RefCell::default(),
+            channel: RefCell::default(),
+            closed: Cell::new(false),
+        });
+        let channel = {
+            let weak = Rc::downgrade(&shared);
+            Channel::open(&shared.session, move |incoming| {
+                if let Some(shared) = weak.upgrade() {
+                    shared.incoming(incoming);
+                }
+            })
+            .map_err(|error| WaError::new(ErrorCode::Channel, error.to_string()))?
+        };
+        *shared.channel.borrow_mut() = Some(Rc::new(channel));
+        match SessionLock::try_acquire(&shared.session)
+            .await
+            .map_err(lock_error)?
+        {
+            Some(lock) => Driver::start(Rc::clone(&shared), lock, false).await?,
+            None => {
+                tracing::info!("another tab owns the session: following it");
+                if let Some(channel) = shared.channel() {
+                    let _ = channel.hello();
+                }
+                wasm_bindgen_futures::spawn_local(
+                    follow_then_own(Rc::clone(&shared)).with_subscriber(shared.log.clone()),
+                );
+            }
+        }
+        Ok(WaClient { shared })
+    }
+}
+
+#[wasm_bindgen]
+impl WaClient {
+    /// Opens the session named in `options` (creating its database if new):
+    /// this tab owns it if no other tab does, and follows the owner otherwise.
+    /// Does not connect: call `connect()`.
+    pub async fn open(
+        #[wasm_bindgen(unchecked_param_type = "WaClientOptions")] options: JsValue,
+    ) -> Result<WaClient, JsValue> {
+        install_panic_hook();
+        let options = Options::from_js(&options).map_err(WaError::into_js)?;
+        let log = ConsoleLog::dispatch(&options.session, options.log_level);
+        Self::open_options(options)
+            .with_subscriber(log)
+            .await
+            .map_err(WaError::into_js)
+    }
+
+    /// The stored sessions of this origin (from the session index), to
+    /// restore every link at start-up and prune stale ones.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StoredSession[]>")]
+    pub fn sessions() -> Promise {
+        future_to_promise(async {
+            let index = SessionIndex::open()
+                .await
+                .map_err(|error| WaError::from(error).into_js())?;
+            let sessions = index
+                .list()
+                .await
+                .map_err(|error| WaError::from(error).into_js())?;
+            let duplicates = find_duplicates(&sessions);
+            let list = Array::new();
+            for session in &sessions {
+                let others: Vec<&String> = duplicates
+                    .iter()
+                    .filter(|d| d.sessions.contains(&session.name))
+                    .flat_map(|d| d.sessions.iter())
+                    .filter(|name| **name != session.name)
+                    .collect();
+                list.push(&to_js(&json!({
+                    "name": session.name,
+                    "me": session.me,
+                    "lid": session.lid,
+                    "phoneNumber": session.phone_number(),
+                    "createdAt": session.created_at_ms,
+                    "lastActivity": session.last_activity_ms,
+                    "duplicates": others,
+                })));
+            }
+            Ok(list.into())
+        })
+    }
+
+    /// The session's name.
+    #[wasm_bindgen(getter)]
+    pub fn session(&self) -> String {
+        self.shared.session.clone()
+    }
+
+    /// Calls `callback(data)` for every `event` (see `WaEvents`); returns a
+    /// function that unsubscribes.
+    #[wasm_bindgen(skip_typescript)]
+    pub fn on(&self, event: String, callback: Function) -> Function {
+        let id = self.shared.next_listener.get();
+        self.shared.next_listener.set(id.wrapping_add(1));
+        self.shared.listeners.borrow_mut().push(Listener {
+            id,
+            event,
+            callback,
+        });
+        let weak = Rc::downgrade(&self.shared);
+        let unsubscribe = Closure::<dyn FnMut()>::new(move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.listeners.borrow_mut().retain(|l| l.id != id);
+            }
+        });
+        wasm_bindgen::JsCast::unchecked_into(unsubscribe.into_js_value())
+    }
+
+    /// Connects: logs in with the stored credentials, or starts linking (QR
+    /// codes arrive as `qr` events). Resolves once the connection is under
+    /// way; follow the `connection` events.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn connect(&self) -> Promise {
+        self.command(Command::Connect)
+    }
+
+    /// Asks for a pairing code for `phone` (international number, any
+    /// formatting) while QR codes are shown; the code arrives as a
+    /// `pairing-code` event.
+    #[wasm_bindgen(js_name = requestPairingCode, unchecked_return_type = "Promise<void>")]
+    pub fn request_pairing_code(&self, phone: String) -> Promise {
+        self.command(Command::RequestPairingCode { phone })
+    }
+
+    /// Closes the connection and keeps the session (state `closed`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn disconnect(&self) -> Promise {
+        self.command(Command::Disconnect)
+    }
+
+    /// Unlinks this device on the server if connected (waiting briefly), then
+    /// always wipes the local session. Resolves once wiped (`logged_out`).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn logout(&self) -> Promise {
+        self.command(Command::Logout)
+    }
+
+    /// Wipes the local session without talking to the server (e.g. a
+    /// corrupted session). Resolves once wiped (`logged_out`).
+    #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
+    pub fn clear_session(&self) -> Promise {
+        self.command(Command::ClearSession)
+    }
+
+    /// A snapshot: state, linked account, tab role, reconnect and counters.
+    #[wasm_bindgen(unchecked_return_type = "WaStatus")]
+    pub fn status(&self) -> JsValue {
+        to_js(&self.shared.status.borrow())
+    }
+
+    /// Whether this tab owns the session's socket.
+    #[wasm_bindgen(getter, js_name = isOwner)]
+    pub fn is_owner(&self) -> bool {
+        self.shared.is_owner()
+    }
+
+    /// Stops this client. If this tab owned the session, its socket closes
+    /// and another tab's client (if any) takes over, reconnecting if this one
+    /// was connected. The stored session is kept. Callbacks are removed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn close(&self) -> Promise {
+        let shared = Rc::clone(&self.shared);
+        future_to_promise(async move {
+            if shared.closed.replace(true) {
+                return Ok(JsValue::UNDEFINED);
+            }
+            let driver = shared.driver.borrow().clone();
+            if let Some(driver) = driver {
+                let (done, mut stopped) = inbox();
+                if driver.push(Input::Stop(done)) {
+                    stopped.next().await;
+                }
+            }
+            if let Some(channel) = shared.channel.borrow_mut().take() {
+                channel.close();
+            }
+            shared.listeners.borrow_mut().clear();
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+}

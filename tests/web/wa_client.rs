@@ -1,0 +1,523 @@
+//! `WaClient` against a `wa-sim` process: linking by QR, coming back with
+//! stored credentials, the simulator restarting, 401 and 440 from the
+//! server, two clients of one session (one socket, hand-over), options and
+//! errors.
+//!
+//! `cargo xtask test` starts `wa-sim --port 0` and passes its addresses at
+//! compile time (`WA_SIM_WS`, `WA_SIM_ROOT`, `WA_SIM_CONTROL`): a wasm test
+//! cannot read the environment when it runs. Without them (a bare
+//! `wasm-pack test`), the tests that need the simulator say so and pass
+//! without checking anything else.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Function, Object, Promise, Reflect};
+use serde_json::{Value, json};
+use wa_wasm::web::{WaClient, sleep};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::wasm_bindgen_test;
+
+use crate::idb_store::unique_session;
+
+struct Sim {
+    ws: &'static str,
+    root: &'static str,
+    control: &'static str,
+}
+
+fn sim() -> Option<Sim> {
+    match (
+        option_env!("WA_SIM_WS"),
+        option_env!("WA_SIM_ROOT"),
+        option_env!("WA_SIM_CONTROL"),
+    ) {
+        (Some(ws), Some(root), Some(control)) => Some(Sim { ws, root, control }),
+        _ => {
+            wasm_bindgen_test::console_log!(
+                "WA_SIM_* not set at build time: run through `cargo xtask test`; skipped"
+            );
+            None
+        }
+    }
+}
+
+fn to_value(value: &JsValue) -> Value {
+    js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn to_js(value: &Value) -> JsValue {
+    js_sys::JSON::parse(&value.to_string()).unwrap()
+}
+
+async fn await_promise(promise: Promise) -> Result<JsValue, JsValue> {
+    JsFuture::from(promise).await
+}
+
+/// Calls the simulator's control API (`fetch`, JSON in and out).
+async fn control(sim: &Sim, method: &str, path: &str, body: Option<Value>) -> Value {
+    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
+        .unwrap()
+        .unchecked_into();
+    let init = Object::new();
+    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
+    if let Some(body) = body {
+        Reflect::set(&init, &"body".into(), &body.to_string().into()).unwrap();
+        let headers = Object::new();
+        Reflect::set(&headers, &"content-type".into(), &"application/json".into()).unwrap();
+        Reflect::set(&init, &"headers".into(), &headers).unwrap();
+    }
+    let url = format!("{}{}", sim.control, path);
+    let response = await_promise(
+        fetch
+            .call2(&JsValue::NULL, &url.as_str().into(), &init)
+            .unwrap()
+            .unchecked_into(),
+    )
+    .await
+    .unwrap();
+    let ok = Reflect::get(&response, &"ok".into()).unwrap().as_bool();
+    let json: Function = Reflect::get(&response, &"json".into())
+        .unwrap()
+        .unchecked_into();
+    let body = await_promise(json.call0(&response).unwrap().unchecked_into())
+        .await
+        .unwrap();
+    let body = to_value(&body);
+    assert_eq!(ok, Some(true), "{method} {path} failed: {body}");
+    body
+}
+
+/// Every event a client delivered, in order.
+#[derive(Clone, Default)]
+struct Recorder {
+    events: Rc<RefCell<Vec<(String, Value)>>>,
+}
+
+impl Recorder {
+    fn attach(&self, client: &WaClient, names: &[&str]) {
+        for name in names {
+            let events = Rc::clone(&self.events);
+            let event = (*name).to_owned();
+            let callback = Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
+                events.borrow_mut().push((event.clone(), to_value(&data)));
+            });
+            client.on(
+                (*name).to_owned(),
+                callback.into_js_value().unchecked_into(),
+            );
+        }
+    }
+
+    fn all(&self, name: &str) -> Vec<Value> {
+        self.events
+            .borrow()
+            .iter()
+            .filter(|(event, _)| event == name)
+            .map(|(_, data)| data.clone())
+            .collect()
+    }
+
+    fn states(&self) -> Vec<String> {
+        self.all("connection")
+            .iter()
+            .filter_map(|data| data["state"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    fn clear(&self) {
+        self.events.borrow_mut().clear();
+    }
+
+    /// Waits for an event `name` (among those recorded from now on, or
+    /// already recorded at index `from` or later) that `wanted` accepts.
+    async fn wait(&self, name: &str, timeout_ms: u64, wanted: impl Fn(&Value) -> bool) -> Value {
+        let mut waited = 0;
+        loop {
+            if let Some(found) = self.all(name).into_iter().find(|data| wanted(data)) {
+                return found;
+            }
+            assert!(
+                waited < timeout_ms,
+                "no matching `{name}` event within {timeout_ms} ms; events: {:?}",
+                self.events.borrow()
+            );
+            sleep(50).await;
+            waited += 50;
+        }
+    }
+
+    async fn wait_state(&self, state: &str, timeout_ms: u64) -> Value {
+        self.wait("connection", timeout_ms, |data| data["state"] == state)
+            .await
+    }
+}
+
+const EVENTS: &[&str] = &[
+    "connection",
+    "qr",
+    "paired",
+    "duplicate-link",
+    "tab",
+    "error",
+];
+
+fn options(sim: &Sim, session: &str) -> JsValue {
+    to_js(&json!({
+        "session": session,
+        "url": sim.ws,
+        "rootKey": sim.root,
+        "browser": ["Tests", "Chrome", "1.0"],
+        "reconnect": { "firstDelayMs": 200, "maxDelayMs": 2000 },
+        "logLevel": "info",
+    }))
+}
+
+async fn open(sim: &Sim, session: &str, recorder: &Recorder) -> WaClient {
+    let client = WaClient::open(options(sim, session)).await.unwrap();
+    recorder.attach(&client, EVENTS);
+    client
+}
+
+/// A fresh simulated account, so tests never link the same number.
+async fn new_phone(sim: &Sim) -> String {
+    thread_local!(static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
+    let serial = NEXT.with(|next| {
+        next.set(next.get() + 1);
+        next.get()
+    });
+    let phone = format!(
+        "1777{:05}{serial:02}",
+        wa_wasm::web::now_unix_ms() % 100_000
+    );
+    control(sim, "POST", "/accounts", Some(json!({ "phone": phone }))).await;
+    phone
+}
+
+/// Connects and links by QR with the phone of `phone`; returns our JID.
+async fn link(sim: &Sim, client: &WaClient, recorder: &Recorder, phone: &str) -> String {
+    await_promise(client.connect()).await.unwrap();
+    let qr = recorder.wait("qr", 20_000, |_| true).await;
+    assert!(
+        qr["svg"].as_str().unwrap().starts_with("<svg")
+            || qr["svg"].as_str().unwrap().contains("<svg")
+    );
+    let qr = qr["qr"].as_str().unwrap().to_owned();
+    let scanned = control(
+        sim,
+        "POST",
+        "/scan-qr",
+        Some(json!({ "qr": qr, "phone": phone })),
+    )
+    .await;
+    recorder.wait_state("open", 30_000).await;
+    let status = to_value(&client.status());
+    assert_eq!(status["state"], "open");
+    assert_eq!(status["sessionStored"], true);
+    let me = status["me"].as_str().unwrap().to_owned();
+    assert!(me.starts_with(phone), "{me} is not on {phone}");
+    assert_eq!(
+        scanned["jid"].as_str().map(|jid| jid.split('@').next()),
+        Some(me.split('@').next())
+    );
+    me
+}
+
+fn error_code(error: &JsValue) -> String {
+    assert!(error.is_instance_of::<js_sys::Error>(), "not an Error");
+    Reflect::get(error, &"code".into())
+        .unwrap()
+        .as_string()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn bad_options_reject_with_a_wa_error() {
+    let error = WaClient::open(to_js(&json!({ "session": "" })))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_options");
+    let error = WaClient::open(to_js(&json!({ "session": "x", "url": "http://nope" })))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_options");
+    let error = WaClient::open(to_js(&json!({ "session": "x", "rootKey": "zz" })))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_options");
+    let error = WaClient::open(to_js(&json!({ "session": "x", "colour": "red" })))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_options");
+    let message = Reflect::get(&error, &"message".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    assert!(message.contains("colour"), "{message}");
+}
+
+#[wasm_bindgen_test]
+async fn links_by_qr_then_comes_back_with_stored_credentials() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("link");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    assert!(client.is_owner());
+    // A callback that throws is logged and changes nothing.
+    let thrower = Function::new_no_args("throw new Error('callback failure on purpose')");
+    client.on("connection".to_owned(), thrower);
+    // Unsubscribing stops the calls.
+    let calls = Rc::new(RefCell::new(0));
+    let unsubscribe = {
+        let calls = Rc::clone(&calls);
+        let callback = Closure::<dyn FnMut(JsValue)>::new(move |_: JsValue| {
+            *calls.borrow_mut() += 1;
+        });
+        client.on(
+            "connection".to_owned(),
+            callback.into_js_value().unchecked_into(),
+        )
+    };
+    unsubscribe.call0(&JsValue::NULL).unwrap();
+
+    let me = link(&sim, &client, &recorder, &phone).await;
+    assert_eq!(*calls.borrow(), 0);
+    let states = recorder.states();
+    assert!(states.iter().any(|s| s == "qr"), "{states:?}");
+    assert_eq!(recorder.all("paired")[0]["me"], me.as_str());
+
+    // Connecting again while open is refused with a code.
+    let error = await_promise(client.connect()).await.unwrap_err();
+    assert_eq!(error_code(&error), "already_connected");
+
+    // The index knows the link.
+    let sessions = to_value(&await_promise(WaClient::sessions()).await.unwrap());
+    let entry = sessions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["name"] == session.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["me"], me.as_str());
+    assert_eq!(entry["phoneNumber"], phone.as_str());
+
+    // Reopen (as after a page reload): open again without a QR.
+    await_promise(client.close()).await.unwrap();
+    let again = Recorder::default();
+    let client = open(&sim, &session, &again).await;
+    await_promise(client.connect()).await.unwrap();
+    again.wait_state("open", 20_000).await;
+    assert!(again.all("qr").is_empty(), "a QR after reopening");
+    assert_eq!(to_value(&client.status())["me"], me.as_str());
+
+    await_promise(client.logout()).await.unwrap();
+    assert_eq!(to_value(&client.status())["state"], "logged_out");
+    assert_eq!(to_value(&client.status())["sessionStored"], false);
+    await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn recovers_by_itself_when_the_simulator_restarts() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("restart");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    link(&sim, &client, &recorder, &phone).await;
+    recorder.clear();
+
+    control(&sim, "POST", "/restart", None).await;
+    let lost = recorder.wait_state("reconnecting", 20_000).await;
+    assert_eq!(lost["willReconnect"], true);
+    recorder.wait_state("open", 30_000).await;
+    assert!(recorder.all("qr").is_empty());
+    let status = to_value(&client.status());
+    assert_eq!(status["state"], "open");
+    assert!(status["stats"]["reconnects"].as_u64().unwrap() >= 1);
+
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn logged_out_by_the_server_wipes_then_links_again() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("401");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    let me = link(&sim, &client, &recorder, &phone).await;
+    recorder.clear();
+
+    control(
+        &sim,
+        "POST",
+        "/faults",
+        Some(json!({ "kind": "stream_error", "code": 401, "target": me })),
+    )
+    .await;
+    let out = recorder.wait_state("logged_out", 20_000).await;
+    assert_eq!(out["code"], 401);
+    assert_eq!(out["willReconnect"], false);
+    // Wait for the wipe to be stored, then check.
+    for _ in 0..100 {
+        if to_value(&client.status())["sessionStored"] == false {
+            break;
+        }
+        sleep(20).await;
+    }
+    assert_eq!(to_value(&client.status())["sessionStored"], false);
+    assert_eq!(to_value(&client.status())["me"], Value::Null);
+
+    // Connecting again starts a new link: a QR, not a login.
+    await_promise(client.connect()).await.unwrap();
+    recorder.wait("qr", 20_000, |_| true).await;
+    await_promise(client.clear_session()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn replaced_by_another_connection_stops_without_a_loop() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("440");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    let me = link(&sim, &client, &recorder, &phone).await;
+    recorder.clear();
+
+    control(
+        &sim,
+        "POST",
+        "/faults",
+        Some(json!({ "kind": "stream_error", "code": 440, "target": me })),
+    )
+    .await;
+    let replaced = recorder.wait_state("replaced", 20_000).await;
+    assert_eq!(replaced["willReconnect"], false);
+    assert_eq!(replaced["reason"], "replaced");
+    // No reconnect follows.
+    sleep(3_000).await;
+    assert_eq!(recorder.states(), ["replaced"]);
+    let connections = control(&sim, "GET", "/connections", None).await;
+    assert!(
+        !connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["device"].as_str() == Some(me.as_str())),
+        "still connected: {connections}"
+    );
+    // The session is kept: the user decides.
+    assert_eq!(to_value(&client.status())["sessionStored"], true);
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_share_one_socket_and_hand_over() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("tabs");
+    let phone = new_phone(&sim).await;
+    let first_events = Recorder::default();
+    let first = open(&sim, &session, &first_events).await;
+    let me = link(&sim, &first, &first_events, &phone).await;
+
+    // A second client of the session (another tab) follows the first.
+    let second_events = Recorder::default();
+    let second = open(&sim, &session, &second_events).await;
+    assert!(first.is_owner());
+    assert!(!second.is_owner());
+    for _ in 0..100 {
+        if to_value(&second.status())["state"] == "open" {
+            break;
+        }
+        sleep(20).await;
+    }
+    let status = to_value(&second.status());
+    assert_eq!(status["state"], "open", "{status}");
+    assert_eq!(status["role"], "follower");
+    assert_eq!(status["me"], me.as_str());
+    // Its commands run in the owner: connecting again is refused there.
+    let error = await_promise(second.connect()).await.unwrap_err();
+    assert_eq!(error_code(&error), "already_connected");
+
+    let logged_in = |connections: &Value| {
+        connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["device"].as_str() == Some(me.as_str()))
+            .count()
+    };
+    assert_eq!(
+        logged_in(&control(&sim, "GET", "/connections", None).await),
+        1
+    );
+
+    // The owner closes: the follower takes over and reconnects, with no
+    // conflict on either side.
+    await_promise(first.close()).await.unwrap();
+    second_events
+        .wait("tab", 10_000, |data| data["role"] == "owner")
+        .await;
+    assert!(second.is_owner());
+    second_events.wait_state("open", 30_000).await;
+    assert!(!second_events.states().iter().any(|s| s == "replaced"));
+    assert!(!first_events.states().iter().any(|s| s == "replaced"));
+    sleep(300).await;
+    assert_eq!(
+        logged_in(&control(&sim, "GET", "/connections", None).await),
+        1
+    );
+
+    await_promise(second.logout()).await.unwrap();
+    await_promise(second.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn two_sessions_linking_one_number_are_reported() {
+    let Some(sim) = sim() else { return };
+    let phone = new_phone(&sim).await;
+    let a_name = unique_session("dup-a");
+    let b_name = unique_session("dup-b");
+    let a_events = Recorder::default();
+    let a = open(&sim, &a_name, &a_events).await;
+    link(&sim, &a, &a_events, &phone).await;
+    let b_events = Recorder::default();
+    let b = open(&sim, &b_name, &b_events).await;
+    link(&sim, &b, &b_events, &phone).await;
+
+    let duplicate = b_events.wait("duplicate-link", 5_000, |_| true).await;
+    assert_eq!(duplicate["phoneNumber"], phone.as_str());
+    let sessions: Vec<&str> = duplicate["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(sessions.contains(&a_name.as_str()) && sessions.contains(&b_name.as_str()));
+    assert_eq!(to_value(&b.status())["duplicates"], json!([a_name]));
+    let stored = to_value(&await_promise(WaClient::sessions()).await.unwrap());
+    let entry = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["name"] == a_name.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["duplicates"], json!([b_name]));
+
+    for client in [a, b] {
+        await_promise(client.logout()).await.unwrap();
+        await_promise(client.close()).await.unwrap();
+    }
+}
