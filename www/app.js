@@ -155,6 +155,8 @@ class SessionCard {
   }
 
   async #guard(what, action) {
+    // A button pressed while the client is still opening waits for it.
+    if (this.opening) await this.opening;
     if (!this.wa && what !== 'close') {
       this.log('error', `${what}: the client is not open`);
       return;
@@ -490,7 +492,9 @@ function addCard(name) {
   cards.set(name, card);
   saveSessions();
   fillSimPhones(card);
-  card.open();
+  card.opening = card.open().finally(() => {
+    card.opening = null;
+  });
   return card;
 }
 

@@ -82,7 +82,7 @@ const pages = [];
 
 async function newTab(label) {
   const page = await context.newPage();
-  page.on('console', (message) => appendFileSync(consoleLog, `[${label}] ${message.type()}: ${message.text()}\n`));
+  page.on("console", (message) => appendFileSync(consoleLog, `${new Date().toISOString().slice(11, 23)} [${label}] ${message.type()}: ${message.text()}\n`));
   page.on('pageerror', (error) => appendFileSync(consoleLog, `[${label}] pageerror: ${error.message}\n`));
   page.on('dialog', (dialog) => {
     appendFileSync(consoleLog, `[${label}] dialog accepted: ${dialog.message()}\n`);
@@ -120,19 +120,19 @@ async function shot(page, name) {
   await page.screenshot({ path: join(ARTIFACTS, `${String(stepNumber).padStart(2, '0')}-${name}.png`), fullPage: true });
 }
 
-async function linkWithSimulatedPhone(page) {
-  await click(page, 'connect');
-  await waitState(page, 'qr');
-  await eventually('a QR code', async () => (await card(page).locator('[data-role="qr"] svg').count()) > 0);
-  await shot(page, 'qr-shown');
-  await card(page).locator('[data-role="sim-phone"]').selectOption(ME);
-  await click(page, 'sim-scan');
-  await waitState(page, 'open');
+async function linkWithSimulatedPhone(page, { session = SESSION, phone = ME } = {}) {
+  await click(page, 'connect', session);
+  await waitState(page, 'qr', LINK_TIMEOUT, session);
+  await eventually('a QR code', async () => (await card(page, session).locator('[data-role="qr"] svg').count()) > 0);
+  await shot(page, `qr-shown-${session}`);
+  await card(page, session).locator('[data-role="sim-phone"]').selectOption(phone);
+  await click(page, 'sim-scan', session);
+  await waitState(page, 'open', LINK_TIMEOUT, session);
 }
 
-async function ourConnections() {
+async function ourConnections(phone = ME) {
   const connections = await control('GET', '/connections');
-  return connections.filter((c) => String(c.device || '').startsWith(`${ME}:`));
+  return connections.filter((c) => String(c.device || '').startsWith(`${phone}:`));
 }
 
 async function linkedDevices() {
@@ -222,6 +222,29 @@ await step('a second tab follows the session over the same socket', async () => 
 }, { skip: notLinked });
 
 // Messaging (sending, and the `message` events) arrives with sendText/sendDocument.
+await step('the simulator restarts: the page reconnects by itself', async () => {
+  const before = (await ourConnections()).map((c) => c.id);
+  await control('POST', '/restart', {});
+  await eventually('a new connection after the restart', async () => {
+    const now = (await ourConnections()).map((c) => c.id);
+    return now.length === 1 && !before.includes(now[0]);
+  }, LINK_TIMEOUT);
+  for (const page of pages) await waitState(page, 'open');
+  const reconnects = await tab1.evaluate((s) => window.waDemo.cards.get(s).wa.status().stats.reconnects, SESSION);
+  if (!(reconnects >= 1)) throw new Error(`status().stats.reconnects is ${reconnects}`);
+}, { skip: notLinked });
+
+await step('a second session side by side, linked to another phone', async () => {
+  await tab1.locator('[data-testid="new-session-name"]').fill('front-desk');
+  await tab1.locator('[data-testid="add-session"]').click();
+  await card(tab1, 'front-desk').waitFor();
+  await linkWithSimulatedPhone(tab1, { session: 'front-desk', phone: ALICE });
+  const me = await attr(tab1, 'me', 'front-desk');
+  if (!String(me).startsWith(`${ALICE}:`)) throw new Error(`front-desk linked as ${me}`);
+  await waitState(tab1, 'open', 5_000, SESSION);
+  if ((await ourConnections(ALICE)).length !== 1) throw new Error('no socket for the second session');
+}, { skip: notLinked });
+
 const noMessaging = notLinked || (canText ? undefined : 'the package has no messaging yet (no sendText)');
 const noText = noMessaging;
 const noDocument = notLinked || (canDocument ? undefined : 'the package has no sendDocument yet');
