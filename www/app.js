@@ -179,10 +179,11 @@ class SessionCard {
 
   async #requestPairingCode(phone) {
     const digits = phone.replace(/\D/g, '');
+    // The code may arrive as a `pairing-code` event before the promise resolves.
+    this.pendingCodePhone = digits;
     const result = await this.wa.requestPairingCode(phone);
     const code = typeof result === 'string' ? result : result && result.code;
     if (code) this.#showPairingCode(code, digits);
-    else this.pendingCodePhone = digits;
   }
 
   #showPairingCode(code, phone) {
@@ -198,6 +199,7 @@ class SessionCard {
     this.pairingCode = null;
     this.role('qr').innerHTML = '';
     this.role('pairing-code').textContent = '';
+    delete this.el.dataset.pairingCode;
   }
 
   async open() {

@@ -130,6 +130,17 @@ async function linkWithSimulatedPhone(page, { session = SESSION, phone = ME } = 
   await waitState(page, 'open', LINK_TIMEOUT, session);
 }
 
+async function linkWithPairingCode(page, { session = SESSION, phone = ME } = {}) {
+  await click(page, 'connect', session);
+  await waitState(page, 'qr', LINK_TIMEOUT, session);
+  await card(page, session).locator('[data-role="sim-phone"]').selectOption(phone);
+  await click(page, 'sim-code', session);
+  const code = await eventually('a pairing code', () => attr(page, 'pairing-code', session));
+  if (!/^[A-Z0-9]{4}-?[A-Z0-9]{4}$/.test(code)) throw new Error(`odd pairing code ${code}`);
+  await shot(page, `pairing-code-${session}`);
+  await waitState(page, 'open', LINK_TIMEOUT, session);
+}
+
 async function ourConnections(phone = ME) {
   const connections = await control('GET', '/connections');
   return connections.filter((c) => String(c.device || '').startsWith(`${phone}:`));
@@ -309,11 +320,17 @@ await step('log out: unlinked on the phone, both tabs leave open', async () => {
   if (stored) throw new Error('the session is still stored after logout');
 }, { skip: notLinked });
 
-await step('clear a (corrupted) session: link again, clear with confirmation, reload shows no session', async () => {
+await step('link again with a pairing code the simulated phone enters', async () => {
   if (pages[1]) await pages[1].close();
   pages.splice(1);
   await load(tab1);
-  await linkWithSimulatedPhone(tab1);
+  await linkWithPairingCode(tab1);
+  const me = await attr(tab1, 'me');
+  if (!String(me).startsWith(`${ME}:`)) throw new Error(`linked as ${me}`);
+}, { skip: notLinked });
+
+await step('clear a (corrupted) session: confirmation, then a reload shows no session', async () => {
+  if ((await attr(tab1, 'state')) !== 'open') await linkWithSimulatedPhone(tab1);
   await click(tab1, 'clear');
   await eventually('the session to be wiped', async () =>
     !(await tab1.evaluate((s) => window.waDemo.cards.get(s).wa.status().sessionStored, SESSION)));
