@@ -135,7 +135,7 @@ export interface StoredSession {
 export type WaErrorCode =
   | 'invalid_options' | 'already_connected' | 'not_open' | 'not_waiting_for_scan'
   | 'invalid_phone_number' | 'send_failed' | 'storage' | 'quota_exceeded'
-  | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness';
+  | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness' | 'in_use';
 
 export interface WaClient {
   /** Calls `callback` for every `event`; returns a function that unsubscribes.
@@ -173,6 +173,8 @@ pub enum ErrorCode {
     Closed,
     /// The browser gave no randomness.
     NoRandomness,
+    /// The session is open in a tab (`removeSession`).
+    InUse,
 }
 
 impl ErrorCode {
@@ -192,6 +194,7 @@ impl ErrorCode {
             Self::NoOwner => "no_owner",
             Self::Closed => "closed",
             Self::NoRandomness => "no_randomness",
+            Self::InUse => "in_use",
         }
     }
 }

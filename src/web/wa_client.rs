@@ -33,6 +33,7 @@ use super::driver::{Driver, Input, Reply};
 use super::inbox::{InboxSender, inbox};
 use super::index::{SessionIndex, find_duplicates};
 use super::lock::{LockError, SessionLock};
+use super::store::IndexedDbStore;
 use crate::client::ClientConfig;
 
 /// How long a following tab waits for the owner to answer a command.
@@ -453,6 +454,32 @@ impl WaClient {
                 })));
             }
             Ok(list.into())
+        })
+    }
+
+    /// Deletes a stored session that no tab has open: its database (records
+    /// and at-rest key) and its index entry. Does not unlink the device on
+    /// the server (use `logout()` for that). Rejects with `in_use` if a
+    /// client of this origin has the session open.
+    #[wasm_bindgen(js_name = removeSession, unchecked_return_type = "Promise<void>")]
+    pub fn remove_session(name: String) -> Promise {
+        future_to_promise(async move {
+            let removed: Result<(), WaError> = async {
+                let Some(lock) = SessionLock::try_acquire(&name).await.map_err(lock_error)? else {
+                    return Err(WaError::new(
+                        ErrorCode::InUse,
+                        format!("session {name:?} is open in a tab"),
+                    ));
+                };
+                IndexedDbStore::delete(&name).await?;
+                SessionIndex::open().await?.remove(&name).await?;
+                drop(lock);
+                Ok(())
+            }
+            .await;
+            removed
+                .map(|()| JsValue::UNDEFINED)
+                .map_err(WaError::into_js)
         })
     }
 

@@ -321,7 +321,25 @@ async fn links_by_qr_then_comes_back_with_stored_credentials() {
     await_promise(client.logout()).await.unwrap();
     assert_eq!(to_value(&client.status())["state"], "logged_out");
     assert_eq!(to_value(&client.status())["sessionStored"], false);
+
+    // A session open in a tab cannot be removed; a closed one can.
+    let error = await_promise(WaClient::remove_session(session.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "in_use");
     await_promise(client.close()).await.unwrap();
+    await_promise(WaClient::remove_session(session.clone()))
+        .await
+        .unwrap();
+    let sessions = to_value(&await_promise(WaClient::sessions()).await.unwrap());
+    assert!(
+        !sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["name"] == session.as_str()),
+        "{sessions}"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -520,4 +538,40 @@ async fn two_sessions_linking_one_number_are_reported() {
         await_promise(client.logout()).await.unwrap();
         await_promise(client.close()).await.unwrap();
     }
+}
+
+/// Fires a synthetic page event (`online` on the window, `resume` on the
+/// document), as the browser does.
+fn fire(target: &str, kind: &str) {
+    let target = Reflect::get(&js_sys::global(), &target.into()).unwrap();
+    let event = web_sys::Event::new(kind).unwrap();
+    let dispatch: Function = Reflect::get(&target, &"dispatchEvent".into())
+        .unwrap()
+        .unchecked_into();
+    dispatch.call1(&target, &event).unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn online_and_resume_reconnect_at_once_instead_of_waiting() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("lifecycle");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    // A long back-off: without the page events the retry would wait a minute.
+    let mut slow = to_value(&options(&sim, &session));
+    slow["reconnect"] = json!({ "firstDelayMs": 60_000, "maxDelayMs": 60_000 });
+    let client = WaClient::open(to_js(&slow)).await.unwrap();
+    recorder.attach(&client, EVENTS);
+    link(&sim, &client, &recorder, &phone).await;
+
+    for (target, kind) in [("window", "online"), ("document", "resume")] {
+        recorder.clear();
+        control(&sim, "POST", "/restart", None).await;
+        let waiting = recorder.wait_state("reconnecting", 20_000).await;
+        assert!(waiting["retryInMs"].as_u64().unwrap() > 30_000, "{waiting}");
+        fire(target, kind);
+        recorder.wait_state("open", 10_000).await;
+    }
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
 }
