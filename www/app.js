@@ -365,7 +365,7 @@ class SessionCard {
     form.elements.file.value = '';
   }
 
-  #addEntry({ fromMe, from, to, text, document: doc, timestamp, pushName }) {
+  #addEntry({ fromMe, from, to, text, document: doc, timestamp, pushName, message }) {
     const li = document.createElement('li');
     li.className = fromMe ? 'out' : 'in';
     const who = fromMe ? `to ${displayJid(to) === '—' ? to : to}` : `from ${pushName ? `${pushName} ` : ''}${displayJid(from)}`;
@@ -381,7 +381,7 @@ class SessionCard {
       body.textContent = text;
       li.append(body);
     }
-    if (doc) li.append(this.#documentLink(doc));
+    if (doc) li.append(this.#documentLink(doc, message));
     if (fromMe) {
       const ticks = document.createElement('span');
       ticks.className = 'ticks';
@@ -393,7 +393,7 @@ class SessionCard {
     return li;
   }
 
-  #documentLink(doc) {
+  #documentLink(doc, message) {
     const name = doc.fileName || doc.file_name || 'document';
     const mime = doc.mimeType || doc.mimetype || 'application/octet-stream';
     const bytes = doc.data || doc.bytes;
@@ -405,13 +405,15 @@ class SessionCard {
       link.href = URL.createObjectURL(new Blob([bytes], { type: mime }));
       link.download = name;
       link.dataset.size = String(bytes.length || bytes.byteLength || 0);
-    } else if (typeof doc.download === 'function' || typeof this.wa?.downloadDocument === 'function') {
+    } else if (typeof doc.download === 'function' || downloader(this.wa)) {
       link.href = '#';
       link.addEventListener('click', async (event) => {
         if (link.download) return;
         event.preventDefault();
         try {
-          const data = typeof doc.download === 'function' ? await doc.download() : await this.wa.downloadDocument(doc);
+          const data = typeof doc.download === 'function'
+            ? await doc.download()
+            : await downloader(this.wa).call(this.wa, message || doc);
           link.href = URL.createObjectURL(new Blob([data], { type: mime }));
           link.download = name;
           link.dataset.size = String(data.length || data.byteLength || 0);
@@ -438,15 +440,16 @@ class SessionCard {
 
   #onMessage(msg) {
     if (!msg) return;
-    const fromMe = Boolean(msg.fromMe);
+    const { text, document: doc } = messageParts(msg);
     const entry = this.#addEntry({
-      fromMe,
+      fromMe: Boolean(msg.fromMe),
       from: msg.sender || msg.from || msg.chat,
       to: msg.chat || msg.to,
-      text: msg.text ?? msg.caption ?? msg.document?.caption,
-      document: msg.document,
+      text,
+      document: doc,
       timestamp: msg.timestamp,
       pushName: msg.pushName,
+      message: msg,
     });
     if (msg.id) entry.dataset.id = msg.id;
   }
@@ -479,6 +482,31 @@ class SessionCard {
     cards.delete(this.name);
     saveSessions();
   }
+}
+
+/** Text and document of a `message` event, whatever shape its content has. */
+function messageParts(msg) {
+  let text = msg.text ?? msg.caption;
+  let doc = msg.document;
+  const content = msg.content;
+  if (typeof content === 'string') {
+    text ??= content;
+  } else if (content && typeof content === 'object') {
+    const kind = String(content.type || content.kind || '').toLowerCase();
+    text ??= content.text;
+    doc ??= content.document || (kind === 'document' ? content : undefined);
+    if (!text && !doc && kind && kind !== 'text') text = `(${kind} message)`;
+  }
+  text ??= doc?.caption;
+  return { text, document: doc };
+}
+
+/** The client's document download command, if the package has one. */
+function downloader(wa) {
+  for (const name of ['downloadDocument', 'downloadMedia', 'download']) {
+    if (wa && typeof wa[name] === 'function') return wa[name];
+  }
+  return null;
 }
 
 function replacer(key, value) {
