@@ -575,3 +575,56 @@ async fn online_and_resume_reconnect_at_once_instead_of_waiting() {
     await_promise(client.logout()).await.unwrap();
     await_promise(client.close()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn a_failed_write_is_an_error_event_and_the_link_is_not_confirmed() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("write-fails");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    await_promise(client.connect()).await.unwrap();
+    let qr = recorder.wait("qr", 20_000, |_| true).await;
+
+    // Pull the database from under the client (as a "clear site data" or a
+    // blocked upgrade would): its connection closes, every write now fails.
+    let factory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
+    let delete: Function = Reflect::get(&factory, &"deleteDatabase".into())
+        .unwrap()
+        .unchecked_into();
+    delete
+        .call1(
+            &factory,
+            &wa_wasm::web::session_database_name(&session).into(),
+        )
+        .unwrap();
+    sleep(200).await;
+
+    control(
+        &sim,
+        "POST",
+        "/scan-qr",
+        Some(json!({ "qr": qr["qr"], "phone": phone })),
+    )
+    .await;
+    let error = recorder.wait("error", 20_000, |_| true).await;
+    assert_eq!(error["code"], "storage", "{error}");
+    // The pairing reply depends on the stored credentials: it never left,
+    // so the device never logged in.
+    sleep(1_000).await;
+    assert!(
+        !recorder.states().iter().any(|s| s == "open"),
+        "{:?}",
+        recorder.states()
+    );
+    let connections = control(&sim, "GET", "/connections", None).await;
+    assert!(
+        !connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["device"].as_str().is_some_and(|d| d.starts_with(&phone))),
+        "{connections}"
+    );
+    await_promise(client.close()).await.unwrap();
+}
