@@ -126,7 +126,16 @@ class SessionCard {
       this.#resetLink();
       this.role('me').textContent = '—';
     });
-    on('close', () => this.close());
+    on('remove', async () => {
+      const linked = this.wa && this.wa.status().sessionStored;
+      const ok = window.confirm(
+        `Remove the session "${this.name}" from this browser?` +
+          (linked ? '\n\nIt is still linked: use "Log out" first to unlink it from the phone too.' : ''),
+      );
+      if (!ok) return;
+      await this.close();
+      if (typeof WaClient.removeSession === 'function') await WaClient.removeSession(this.name);
+    });
     on('sim-scan', async () => {
       if (!this.qr) throw new Error('no QR code yet: press Connect first');
       const phone = this.role('sim-phone').value || undefined;
@@ -157,7 +166,7 @@ class SessionCard {
   async #guard(what, action) {
     // A button pressed while the client is still opening waits for it.
     if (this.opening) await this.opening;
-    if (!this.wa && what !== 'close') {
+    if (!this.wa && what !== 'remove') {
       this.log('error', `${what}: the client is not open`);
       return;
     }
@@ -703,7 +712,7 @@ async function main() {
   }
   if (names.size === 0) names.add(DEFAULT_SESSION);
   for (const name of names) if (name) addCard(name);
-  window.waDemo = { cards, sim, server };
+  window.waDemo = { cards, sim, server, WaClient };
   document.body.dataset.ready = 'yes';
 }
 

@@ -342,6 +342,17 @@ await step('clear a (corrupted) session: confirmation, then a reload shows no se
   if (me.trim() !== '—') throw new Error(`a linked number is still shown: ${me}`);
 }, { skip: notLinked });
 
+await step('remove the second session: its card stays gone after a reload', async () => {
+  await card(tab1, 'front-desk').waitFor({ timeout: 10_000 });
+  await click(tab1, 'remove', 'front-desk');
+  await card(tab1, 'front-desk').waitFor({ state: 'detached', timeout: 10_000 });
+  await eventually('the stored session list without it', async () =>
+    !(await tab1.evaluate(async () => (await window.waDemo.WaClient.sessions()).map((x) => x.name))).includes('front-desk'));
+  await load(tab1);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  if ((await card(tab1, 'front-desk').count()) !== 0) throw new Error('the removed session came back');
+}, { skip: notLinked });
+
 await browser.close();
 
 const count = (status) => results.filter((r) => r.status === status).length;
