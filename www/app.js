@@ -655,7 +655,8 @@ async function loadServerSettings() {
     saved = {};
   }
   // A saved simulator address goes stale when the simulator restarts on another port.
-  const savedIsStaleSim = saved.sim && saved.url !== config.ws;
+  const simUrls = [config.ws, config.relay].filter(Boolean);
+  const savedIsStaleSim = saved.sim && !simUrls.includes(saved.url);
   const source = params.has('url') ? { url: params.get('url'), root: params.get('root') || '' }
     : saved.url !== undefined && !savedIsStaleSim ? saved
       : { url: config.ws || '', root: config.root || '' };
@@ -677,8 +678,10 @@ async function loadServerSettings() {
   });
   $('#use-sim').disabled = !config.ws;
   $('#use-sim').addEventListener('click', () => save({ url: config.ws, root: config.root, sim: true }));
+  $('#use-relay').hidden = !config.relay;
+  $('#use-relay').addEventListener('click', () => save({ url: config.relay, root: config.root, sim: true }));
   $('#use-real').addEventListener('click', () => save({ url: 'wss://web.whatsapp.com/ws/chat', root: '', sim: false }));
-  if (server.control && (!server.url || server.url === config.ws)) sim = new SimControl(server.control);
+  if (server.control && (!server.url || simUrls.includes(server.url))) sim = new SimControl(server.control);
 }
 
 async function main() {

@@ -8,6 +8,7 @@
 //   WA_SIM_CONTROL  the simulator's control API, e.g. http://127.0.0.1:41000/control
 //   CHROMIUM        the browser binary (default /usr/bin/chromium)
 //   ARTIFACTS       where screenshots and the console log go (default artifacts/playwright)
+//   RELAY_WS        deploy/nginx/wa-relay.conf run by nginx in front of wa-sim (optional)
 // Prints TAP-like lines and `# pass N` / `# fail N` / `# skip N`; exits 1 if a step fails.
 
 import { mkdirSync, writeFileSync, appendFileSync, readdirSync, rmSync } from 'node:fs';
@@ -20,6 +21,8 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = process.env.ARTIFACTS || 'artifacts/playwright';
 const ME = '15550001000';
 const ALICE = '15550001001';
+const BOB = '15550001002';
+const RELAY_WS = process.env.RELAY_WS;
 const SESSION = 'demo';
 const LINK_TIMEOUT = 30_000;
 
@@ -80,8 +83,8 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
 const pages = [];
 
-async function newTab(label) {
-  const page = await context.newPage();
+async function newTab(label, inContext = context) {
+  const page = await inContext.newPage();
   page.on("console", (message) => appendFileSync(consoleLog, `${new Date().toISOString().slice(11, 23)} [${label}] ${message.type()}: ${message.text()}\n`));
   page.on('pageerror', (error) => appendFileSync(consoleLog, `[${label}] pageerror: ${error.message}\n`));
   page.on('dialog', (dialog) => {
@@ -352,6 +355,21 @@ await step('remove the second session: its card stays gone after a reload', asyn
   await new Promise((resolve) => setTimeout(resolve, 1000));
   if ((await card(tab1, 'front-desk').count()) !== 0) throw new Error('the removed session came back');
 }, { skip: notLinked });
+
+await step('another browser profile links through the nginx relay (Origin rewritten by nginx)', async () => {
+  const profile = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+  pages.splice(0, pages.length);
+  const page = await newTab('relay', profile);
+  const config = await (await fetch(new URL('config.json', DEMO_URL))).json();
+  await page.goto(`${DEMO_URL}?url=${encodeURIComponent(RELAY_WS)}&root=${config.root}`);
+  await page.waitForFunction(() => document.body.dataset.ready === 'yes', null, { timeout: 30_000 });
+  const url = await page.evaluate(() => window.waDemo.server.url);
+  if (url !== RELAY_WS) throw new Error(`the page uses ${url}, not the relay`);
+  await linkWithSimulatedPhone(page, { phone: BOB });
+  const me = await attr(page, 'me');
+  if (!String(me).startsWith(`${BOB}:`)) throw new Error(`linked as ${me}`);
+  if ((await ourConnections(BOB)).length !== 1) throw new Error('wa-sim has no socket for the relayed session');
+}, { skip: notLinked || (RELAY_WS ? undefined : 'RELAY_WS is not set') });
 
 await browser.close();
 

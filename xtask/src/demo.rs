@@ -11,6 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use wa_relay_test::{NginxRelay, free_port, relay_conf_path, rewrite_for_test};
+
 use crate::setup::{self, CHROMIUM};
 use crate::util::{exec, exec_capture, root, step, tool_path};
 
@@ -21,6 +23,7 @@ struct DemoArgs {
     port: u16,
     sim_port: u16,
     state: Option<PathBuf>,
+    relay: bool,
 }
 
 fn parse_args(args: &[String]) -> Result<DemoArgs, String> {
@@ -28,6 +31,7 @@ fn parse_args(args: &[String]) -> Result<DemoArgs, String> {
         port: DEFAULT_PORT,
         sim_port: 0,
         state: Some(root().join("target").join("demo").join("wa-sim-state.json")),
+        relay: false,
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -40,12 +44,14 @@ fn parse_args(args: &[String]) -> Result<DemoArgs, String> {
             "--port" => parsed.port = port(value()?)?,
             "--sim-port" => parsed.sim_port = port(value()?)?,
             "--fresh" => parsed.state = None,
+            "--relay" => parsed.relay = true,
             "--help" | "-h" => {
                 return Err(
-                    "usage: cargo xtask demo [--port 8000] [--sim-port 0] [--fresh]\n  \
+                    "usage: cargo xtask demo [--port 8000] [--sim-port 0] [--fresh] [--relay]\n  \
                      --port      port of the demo page (0 picks one)\n  \
                      --sim-port  port of wa-sim (0 picks one)\n  \
-                     --fresh     do not keep the simulator's accounts and links in target/demo/"
+                     --fresh     do not keep the simulator's accounts and links in target/demo/\n  \
+                     --relay     also run deploy/nginx/wa-relay.conf (Debian's nginx) in front of wa-sim"
                         .to_owned(),
                 );
             }
@@ -74,8 +80,21 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let sim = SimProcess::start(&root, &path, &sim_args)?;
 
     step("serving the demo");
-    let addr = serve::start(site(&root, &sim.info), args.port)?;
+    let relay_port = if args.relay {
+        Some(free_port().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let relay_url = relay_port.map(relay_ws_url);
+    let addr = serve::start(site(&root, &sim.info, relay_url.as_deref()), args.port)?;
+    let _relay = match relay_port {
+        Some(port) => Some(start_relay(&sim.info, port, &format!("http://{addr}"))?),
+        None => None,
+    };
     let url = format!("http://{addr}/");
+    if let Some(relay) = &relay_url {
+        println!("  relay:      {relay} (nginx, deploy/nginx/wa-relay.conf) → wa-sim");
+    }
     println!(
         "\n  demo:       {url}\n  simulator:  {url}#simulator (panel on the page), control API {}\n  wa-sim:     ws={} root={}\n\n\
          Open the demo URL in a browser, press Connect, then \"Scan with simulated phone\".\n\
@@ -124,7 +143,9 @@ pub fn playwright_task(args: &[String]) -> Result<(), String> {
 fn run_playwright(root: &Path, path: &str) -> Result<Vec<String>, String> {
     step("demo end to end (Playwright, headless Chromium)");
     let sim = SimProcess::start(root, path, &["--port".to_owned(), "0".to_owned()])?;
-    let addr = serve::start(site(root, &sim.info), 0)?;
+    let relay_port = free_port().map_err(|e| e.to_string())?;
+    let addr = serve::start(site(root, &sim.info, Some(&relay_ws_url(relay_port))), 0)?;
+    let _relay = start_relay(&sim.info, relay_port, &format!("http://{addr}"))?;
     let artifacts = root.join("artifacts").join("playwright");
     std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
     exec_capture(
@@ -134,18 +155,35 @@ fn run_playwright(root: &Path, path: &str) -> Result<Vec<String>, String> {
             .env("PATH", path)
             .env("DEMO_URL", format!("http://{addr}/"))
             .env("WA_SIM_CONTROL", &sim.info.control)
+            .env("RELAY_WS", relay_ws_url(relay_port))
             .env("CHROMIUM", CHROMIUM)
             .env("ARTIFACTS", &artifacts),
     )
 }
 
+fn relay_ws_url(port: u16) -> String {
+    format!("ws://127.0.0.1:{port}/ws/chat")
+}
+
+/// Runs `deploy/nginx/wa-relay.conf` on `127.0.0.1:port` in front of wa-sim, allowing
+/// pages from `page_origin` (the relay's test rewrite of its marked lines).
+fn start_relay(sim: &SimInfo, port: u16, page_origin: &str) -> Result<NginxRelay, String> {
+    let conf_path = relay_conf_path();
+    let conf =
+        std::fs::read_to_string(&conf_path).map_err(|e| format!("{}: {e}", conf_path.display()))?;
+    let upstream = sim.ws.replacen("ws://", "http://", 1);
+    let conf = rewrite_for_test(&conf, port, &upstream, page_origin).map_err(|e| e.to_string())?;
+    NginxRelay::start(&conf, port).map_err(|e| e.to_string())
+}
+
 /// The demo site: `www/` at the root, the web package under `/pkg/`, and `/config.json`.
-fn site(root: &Path, sim: &SimInfo) -> serve::Site {
+fn site(root: &Path, sim: &SimInfo, relay: Option<&str>) -> serve::Site {
     let config = format!(
-        "{{\n  \"ws\": {},\n  \"root\": {},\n  \"control\": {}\n}}\n",
+        "{{\n  \"ws\": {},\n  \"root\": {},\n  \"control\": {},\n  \"relay\": {}\n}}\n",
         json_string(&sim.ws),
         json_string(&sim.root),
-        json_string(&sim.control)
+        json_string(&sim.control),
+        relay.map(json_string).unwrap_or_else(|| "null".to_owned())
     );
     serve::Site::default()
         .mount("", root.join("www"))
