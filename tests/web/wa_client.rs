@@ -524,6 +524,10 @@ async fn two_sessions_linking_one_number_are_reported() {
         .collect();
     assert!(sessions.contains(&a_name.as_str()) && sessions.contains(&b_name.as_str()));
     assert_eq!(to_value(&b.status())["duplicates"], json!([a_name]));
+    // The first session hears of it too (the sessions announce link changes).
+    let duplicate = a_events.wait("duplicate-link", 5_000, |_| true).await;
+    assert_eq!(duplicate["phoneNumber"], phone.as_str());
+    assert_eq!(to_value(&a.status())["duplicates"], json!([b_name]));
     let stored = to_value(&await_promise(WaClient::sessions()).await.unwrap());
     let entry = stored
         .as_array()
@@ -534,10 +538,18 @@ async fn two_sessions_linking_one_number_are_reported() {
         .unwrap();
     assert_eq!(entry["duplicates"], json!([b_name]));
 
-    for client in [a, b] {
-        await_promise(client.logout()).await.unwrap();
-        await_promise(client.close()).await.unwrap();
+    // Once b logs out, a is alone with its number again.
+    await_promise(b.logout()).await.unwrap();
+    for _ in 0..100 {
+        if to_value(&a.status())["duplicates"] == json!([]) {
+            break;
+        }
+        sleep(20).await;
     }
+    assert_eq!(to_value(&a.status())["duplicates"], json!([]));
+    await_promise(b.close()).await.unwrap();
+    await_promise(a.logout()).await.unwrap();
+    await_promise(a.close()).await.unwrap();
 }
 
 /// Fires a synthetic page event (`online` on the window, `resume` on the
