@@ -377,7 +377,9 @@ class SessionCard {
   #addEntry({ fromMe, from, to, text, document: doc, timestamp, pushName, message }) {
     const li = document.createElement('li');
     li.className = fromMe ? 'out' : 'in';
-    const who = fromMe ? `to ${displayJid(to) === '—' ? to : to}` : `from ${pushName ? `${pushName} ` : ''}${displayJid(from)}`;
+    const who = fromMe
+      ? `to ${/@/.test(String(to)) ? displayJid(to) : to}`
+      : `from ${pushName ? `${pushName} ` : ''}${displayJid(from)}`;
     const when = timestamp ? new Date(timestamp > 1e12 ? timestamp : timestamp * 1000) : new Date();
     const meta = document.createElement('span');
     meta.className = 'meta';
