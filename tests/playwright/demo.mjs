@@ -248,6 +248,20 @@ await step('the simulator restarts: the page reconnects by itself', async () => 
   if (!(reconnects >= 1)) throw new Error(`status().stats.reconnects is ${reconnects}`);
 }, { skip: notLinked });
 
+await step('a 503 from the server: reason and retry countdown shown, then open again', async () => {
+  const me = await attr(tab1, 'me');
+  const countdown = tab1.waitForFunction((session) => {
+    const el = document.querySelector(`article.session[data-session="${session}"]`);
+    const text = el?.querySelector('[data-role="countdown"]')?.textContent || '';
+    const reason = el?.querySelector('[data-role="reason"]')?.textContent || '';
+    return /retrying/.test(text) && /503|unavailable/i.test(reason) ? `${reason} ${text}` : false;
+  }, SESSION, { polling: 'raf', timeout: 15_000 });
+  await control('POST', '/faults', { kind: 'stream_error', code: 503, target: me });
+  const shown = await (await countdown).jsonValue();
+  await shot(tab1, `countdown ${shown}`.replace(/[^a-z0-9]+/gi, '-').toLowerCase().slice(0, 60));
+  await waitState(tab1, 'open');
+}, { skip: notLinked });
+
 await step('a second session side by side, linked to another phone', async () => {
   await tab1.locator('[data-testid="new-session-name"]').fill('front-desk');
   await tab1.locator('[data-testid="add-session"]').click();
