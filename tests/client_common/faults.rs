@@ -1,5 +1,5 @@
 //! One named test per fault: what the engine ends in, what it tells the
-//! application, and whether and when it reconnects. `docs/fault-matrix.md`
+//! application, and whether and when it reconnects. The README's fault matrix
 //! lists them.
 
 #[cfg(target_arch = "wasm32")]
