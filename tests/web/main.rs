@@ -13,6 +13,9 @@ mod idb_store;
 mod noise;
 mod sessions_index;
 mod signal;
+// Shared with tests/bench_web, which uses helpers these tests do not.
+#[allow(dead_code)]
+mod sim_support;
 mod store;
 mod tabs;
 mod transport;

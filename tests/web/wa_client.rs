@@ -12,151 +12,26 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Object, Promise, Reflect};
+use js_sys::{Function, Reflect};
 use serde_json::{Value, json};
 use wa_wasm::web::{WaClient, sleep};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::idb_store::unique_session;
+use crate::sim_support::{Recorder, Sim, await_promise, control, new_phone, to_js, to_value};
 
-struct Sim {
-    ws: &'static str,
-    root: &'static str,
-    control: &'static str,
-}
-
+/// The simulator, or `None` (said on the console) when this build was not
+/// given its addresses.
 fn sim() -> Option<Sim> {
-    match (
-        option_env!("WA_SIM_WS"),
-        option_env!("WA_SIM_ROOT"),
-        option_env!("WA_SIM_CONTROL"),
-    ) {
-        (Some(ws), Some(root), Some(control)) => Some(Sim { ws, root, control }),
-        _ => {
-            wasm_bindgen_test::console_log!(
-                "WA_SIM_* not set at build time: run through `cargo xtask test`; skipped"
-            );
-            None
-        }
+    let sim = crate::sim_support::sim();
+    if sim.is_none() {
+        wasm_bindgen_test::console_log!(
+            "WA_SIM_* not set at build time: run through `cargo xtask test`; skipped"
+        );
     }
-}
-
-fn to_value(value: &JsValue) -> Value {
-    js_sys::JSON::stringify(value)
-        .ok()
-        .and_then(|text| text.as_string())
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or(Value::Null)
-}
-
-fn to_js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).unwrap()
-}
-
-async fn await_promise(promise: Promise) -> Result<JsValue, JsValue> {
-    JsFuture::from(promise).await
-}
-
-/// Calls the simulator's control API (`fetch`, JSON in and out).
-async fn control(sim: &Sim, method: &str, path: &str, body: Option<Value>) -> Value {
-    let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())
-        .unwrap()
-        .unchecked_into();
-    let init = Object::new();
-    Reflect::set(&init, &"method".into(), &method.into()).unwrap();
-    if let Some(body) = body {
-        Reflect::set(&init, &"body".into(), &body.to_string().into()).unwrap();
-        let headers = Object::new();
-        Reflect::set(&headers, &"content-type".into(), &"application/json".into()).unwrap();
-        Reflect::set(&init, &"headers".into(), &headers).unwrap();
-    }
-    let url = format!("{}{}", sim.control, path);
-    let response = await_promise(
-        fetch
-            .call2(&JsValue::NULL, &url.as_str().into(), &init)
-            .unwrap()
-            .unchecked_into(),
-    )
-    .await
-    .unwrap();
-    let ok = Reflect::get(&response, &"ok".into()).unwrap().as_bool();
-    let json: Function = Reflect::get(&response, &"json".into())
-        .unwrap()
-        .unchecked_into();
-    let body = await_promise(json.call0(&response).unwrap().unchecked_into())
-        .await
-        .unwrap();
-    let body = to_value(&body);
-    assert_eq!(ok, Some(true), "{method} {path} failed: {body}");
-    body
-}
-
-/// Every event a client delivered, in order.
-#[derive(Clone, Default)]
-struct Recorder {
-    events: Rc<RefCell<Vec<(String, Value)>>>,
-}
-
-impl Recorder {
-    fn attach(&self, client: &WaClient, names: &[&str]) {
-        for name in names {
-            let events = Rc::clone(&self.events);
-            let event = (*name).to_owned();
-            let callback = Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
-                events.borrow_mut().push((event.clone(), to_value(&data)));
-            });
-            client.on(
-                (*name).to_owned(),
-                callback.into_js_value().unchecked_into(),
-            );
-        }
-    }
-
-    fn all(&self, name: &str) -> Vec<Value> {
-        self.events
-            .borrow()
-            .iter()
-            .filter(|(event, _)| event == name)
-            .map(|(_, data)| data.clone())
-            .collect()
-    }
-
-    fn states(&self) -> Vec<String> {
-        self.all("connection")
-            .iter()
-            .filter_map(|data| data["state"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    fn clear(&self) {
-        self.events.borrow_mut().clear();
-    }
-
-    /// Waits for an event `name` (among those recorded from now on, or
-    /// already recorded at index `from` or later) that `wanted` accepts.
-    async fn wait(&self, name: &str, timeout_ms: u64, wanted: impl Fn(&Value) -> bool) -> Value {
-        let mut waited = 0;
-        loop {
-            if let Some(found) = self.all(name).into_iter().find(|data| wanted(data)) {
-                return found;
-            }
-            assert!(
-                waited < timeout_ms,
-                "no matching `{name}` event within {timeout_ms} ms; events: {:?}",
-                self.events.borrow()
-            );
-            sleep(50).await;
-            waited += 50;
-        }
-    }
-
-    async fn wait_state(&self, state: &str, timeout_ms: u64) -> Value {
-        self.wait("connection", timeout_ms, |data| data["state"] == state)
-            .await
-    }
+    sim
 }
 
 const EVENTS: &[&str] = &[
@@ -169,35 +44,13 @@ const EVENTS: &[&str] = &[
 ];
 
 fn options(sim: &Sim, session: &str) -> JsValue {
-    to_js(&json!({
-        "session": session,
-        "url": sim.ws,
-        "rootKey": sim.root,
-        "browser": ["Tests", "Chrome", "1.0"],
-        "reconnect": { "firstDelayMs": 200, "maxDelayMs": 2000 },
-        "logLevel": "info",
-    }))
+    crate::sim_support::options(sim, session, "info")
 }
 
 async fn open(sim: &Sim, session: &str, recorder: &Recorder) -> WaClient {
     let client = WaClient::open(options(sim, session)).await.unwrap();
     recorder.attach(&client, EVENTS);
     client
-}
-
-/// A fresh simulated account, so tests never link the same number.
-async fn new_phone(sim: &Sim) -> String {
-    thread_local!(static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-    let serial = NEXT.with(|next| {
-        next.set(next.get() + 1);
-        next.get()
-    });
-    let phone = format!(
-        "1777{:05}{serial:02}",
-        wa_wasm::web::now_unix_ms() % 100_000
-    );
-    control(sim, "POST", "/accounts", Some(json!({ "phone": phone }))).await;
-    phone
 }
 
 /// Connects and links by QR with the phone of `phone`; returns our JID.
