@@ -22,7 +22,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
         // keeps the benches' panic strategy.
         let runs: [(&str, &str, &[&str]); 3] = [
             ("criterion benchmarks (native core)", "wa-wasm", &[]),
-            ("link and reconnect against wa-sim (native driver)", "wa-native", &[]),
+            (
+                "link and reconnect against wa-sim (native driver)",
+                "wa-native",
+                &[],
+            ),
             (
                 "simulator load (linked clients exchanging messages)",
                 "wa-sim",
