@@ -284,7 +284,7 @@ async fn a_failed_commit_then_a_reload_loses_nothing_and_shows_it_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_reload_between_commit_and_ack_does_not_show_it_twice() {
+async fn a_reload_between_commit_and_ack_shows_it_exactly_once() {
     let mut h = linked().await;
     h.sim.send_text(BOB, ME, "warm up").unwrap();
     next_message(&mut h).await;
@@ -436,4 +436,47 @@ async fn sessions_survive_a_reload() {
         .unwrap();
     status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
     assert_eq!(stats(&mut h).await.retries_sent, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_contact_that_reinstalls_is_trusted_again_both_ways() {
+    let mut h = linked().await;
+    h.sim.send_text(ALICE, ME, "old phone").unwrap();
+    next_message(&mut h).await;
+    let id = h.handle().send_text(&Jid::pn(ALICE), "hi").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+
+    // We write first after the re-install: the old session fails on the new
+    // phone, which asks again with its new keys; we start over and re-send.
+    h.sim.reinstall(ALICE).unwrap();
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "are you there?")
+        .await
+        .unwrap();
+    h.wait_event(
+        MINUTE,
+        &mut |e| matches!(e, Event::IdentityChanged { jid } if jid.user() == ALICE),
+    )
+    .await
+    .expect("the new identity is reported");
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    assert!(
+        h.sim
+            .received(ALICE)
+            .iter()
+            .any(|m| m.text.as_deref() == Some("are you there?"))
+    );
+
+    // And a second re-install where the contact writes first.
+    h.sim.reinstall(ALICE).unwrap();
+    h.sim.send_text(ALICE, ME, "new phone again").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(text(&message), "new phone again");
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "welcome back")
+        .await
+        .unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
 }

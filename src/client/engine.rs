@@ -2,7 +2,7 @@
 //! queue [`Output`]s; `poll_output` and `poll_timeout` hand them out.
 
 use core::mem;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::CryptoRng;
 
@@ -93,6 +93,8 @@ pub struct Client {
     pub(super) awaiting_ack: BTreeMap<String, Jid>,
     /// Retry receipts sent per incoming message id.
     pub(super) retry_counts: BTreeMap<String, u32>,
+    /// Processed-message keys whose event this run has handed out.
+    pub(super) surfaced: BTreeSet<String>,
 }
 
 fn millis(duration: core::time::Duration) -> u64 {
@@ -173,6 +175,7 @@ impl Client {
             records: Records::default(),
             awaiting_ack: BTreeMap::new(),
             retry_counts: BTreeMap::new(),
+            surfaced: BTreeSet::new(),
         }
     }
 

@@ -288,6 +288,65 @@ fn decode_outbox(bytes: &[u8]) -> Option<OutboxEntry> {
     })
 }
 
+/// A processed-message record: the receive time (8 bytes, big-endian), then
+/// what was shown, so a run that died before showing it can show it again.
+fn encode_processed(at: u64, message: Option<&IncomingMessage>) -> Vec<u8> {
+    let mut out = at.to_be_bytes().to_vec();
+    let Some(message) = message else {
+        return out;
+    };
+    let (kind, body) = match &message.content {
+        MessageContent::Text(text) => ("text".to_owned(), Message::text(text.as_str()).encode()),
+        MessageContent::Document(document) => (
+            "document".to_owned(),
+            Message::document((**document).clone()).encode(),
+        ),
+        MessageContent::Unsupported { kind } => (format!("unsupported:{kind}"), Vec::new()),
+    };
+    let header = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        message.chat,
+        u8::from(message.from_me),
+        message
+            .push_name
+            .as_deref()
+            .unwrap_or_default()
+            .replace('\n', " "),
+        message.timestamp,
+        kind
+    );
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+fn decode_processed(record: &[u8], id: &str, sender: &Jid) -> Option<IncomingMessage> {
+    let mut rest = record.get(8..)?;
+    let mut fields = Vec::with_capacity(5);
+    for _ in 0..5 {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        fields.push(core::str::from_utf8(rest.get(..end)?).ok()?.to_owned());
+        rest = rest.get(end.saturating_add(1)..)?;
+    }
+    let [chat, from_me, push_name, timestamp, kind]: [String; 5] = fields.try_into().ok()?;
+    let content = match kind.as_str() {
+        "text" => MessageContent::Text(Message::decode(rest).ok()?.text?),
+        "document" => MessageContent::Document(Box::new(Message::decode(rest).ok()?.document?)),
+        other => MessageContent::Unsupported {
+            kind: other.strip_prefix("unsupported:")?.to_owned(),
+        },
+    };
+    Some(IncomingMessage {
+        id: id.to_owned(),
+        chat: chat.parse().ok()?,
+        sender: sender.clone(),
+        from_me: from_me == "1",
+        push_name: (!push_name.is_empty()).then_some(push_name),
+        timestamp: timestamp.parse().ok()?,
+        content,
+    })
+}
+
 fn receipt_kind(kind: Option<&str>) -> ReceiptKind {
     match kind {
         None | Some("") | Some("delivery") => ReceiptKind::Delivered,
@@ -601,13 +660,18 @@ impl Client {
             receipt
         };
         let ack = stanza::ack(node);
-        if self
-            .records
-            .get(Namespace::ProcessedMessages, &processed)
-            .is_some()
-        {
+        if let Some(record) = self.records.get(Namespace::ProcessedMessages, &processed) {
             self.stats.duplicates = self.stats.duplicates.saturating_add(1);
-            let mut then = vec![Deferred::Send(receipt)];
+            let mut then = Vec::new();
+            // Stored by an earlier run that may have died before the event
+            // reached the application: show it again (at least once).
+            if !self.surfaced.contains(&processed)
+                && let Some(message) = decode_processed(record, &id, &sender)
+            {
+                self.surfaced.insert(processed);
+                then.push(Deferred::Event(Event::Message(Box::new(message))));
+            }
+            then.push(Deferred::Send(receipt));
             then.extend(ack.map(Deferred::Send));
             self.persist_then(changes, then);
             return;
@@ -628,23 +692,25 @@ impl Client {
             Ok((signal, content)) => {
                 let identity_events = self.identity_events(&signal);
                 changes.merge(signal_changes(&signal));
+                let timestamp = node.optional_u64("t").ok().flatten().unwrap_or(now / 1000);
+                let message = content.map(|content| IncomingMessage {
+                    id,
+                    chat,
+                    sender,
+                    from_me,
+                    push_name: node.str_attr("notify").map(str::to_owned),
+                    timestamp,
+                    content,
+                });
                 changes.put(
                     Namespace::ProcessedMessages,
-                    processed,
-                    (now / 1000).to_be_bytes().to_vec(),
+                    processed.as_str(),
+                    encode_processed(now / 1000, message.as_ref()),
                 );
+                self.surfaced.insert(processed);
                 let mut then = identity_events;
-                if let Some(content) = content {
-                    let timestamp = node.optional_u64("t").ok().flatten().unwrap_or(now / 1000);
-                    then.push(Deferred::Event(Event::Message(Box::new(IncomingMessage {
-                        id,
-                        chat,
-                        sender,
-                        from_me,
-                        push_name: node.str_attr("notify").map(str::to_owned),
-                        timestamp,
-                        content,
-                    }))));
+                if let Some(message) = message {
+                    then.push(Deferred::Event(Event::Message(Box::new(message))));
                 }
                 then.push(Deferred::Send(receipt));
                 then.extend(ack.map(Deferred::Send));
@@ -1251,7 +1317,9 @@ impl Client {
             .children(children);
         self.stats.retries_answered = self.stats.retries_answered.saturating_add(1);
         let _ = (now, entry.at);
-        self.persist_then(signal_changes(&signal), vec![Deferred::Send(stanza)]);
+        let mut then = self.identity_events(&signal);
+        then.push(Deferred::Send(stanza));
+        self.persist_then(signal_changes(&signal), then);
     }
 
     /// A request a send waited for failed: the send fails.
@@ -1379,6 +1447,41 @@ mod tests {
         assert_eq!(entry.at, 42);
         assert_eq!(entry.message, b"\n\x00body");
         assert!(decode_outbox(b"no newlines").is_none());
+    }
+
+    #[test]
+    fn processed_records_keep_what_was_shown() {
+        let message = IncomingMessage {
+            id: "ABC".into(),
+            chat: Jid::pn("15550001001"),
+            sender: Jid::pn("15550001001").with_device(2),
+            from_me: false,
+            push_name: Some("Alice".into()),
+            timestamp: 1_750_000_000,
+            content: MessageContent::Text("hola\nqué tal".into()),
+        };
+        let record = encode_processed(7, Some(&message));
+        assert_eq!(record.get(..8), Some(&7u64.to_be_bytes()[..]));
+        assert_eq!(
+            decode_processed(&record, "ABC", &message.sender),
+            Some(message.clone())
+        );
+        let unsupported = IncomingMessage {
+            content: MessageContent::Unsupported {
+                kind: "image".into(),
+            },
+            push_name: None,
+            ..message
+        };
+        let record = encode_processed(7, Some(&unsupported));
+        assert_eq!(
+            decode_processed(&record, "ABC", &unsupported.sender),
+            Some(unsupported)
+        );
+        assert_eq!(
+            decode_processed(&encode_processed(7, None), "ABC", &Jid::pn("1")),
+            None
+        );
     }
 
     #[test]
