@@ -9,13 +9,15 @@ use wa_wasm::binary::Jid;
 use wa_wasm::binary::Node;
 use wa_wasm::client::policy::{TransportClose, TransportCloseKind};
 use wa_wasm::client::{
-    Client, ClientConfig, ClientError, Event, MessageId, Output, QueryId, Status, load_records,
+    Client, ClientConfig, ClientError, DocumentUpload, Event, HttpRequestId, MessageId, Output,
+    QueryId, Status, load_records,
 };
-use wa_wasm::message::Message;
+use wa_wasm::message::{Document, Message};
 use wa_wasm::store::{LoadedAuth, Store};
 
 use crate::clock::Clock;
 use crate::connection::{Connection, Connector};
+use crate::http::{HttpTransport, HyperHttp};
 
 /// The driver is gone (its task ended or panicked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +41,15 @@ enum Command {
     MarkRead(ReadMark, oneshot::Sender<Result<(), ClientError>>),
     OnWhatsApp(Vec<String>, oneshot::Sender<Result<QueryId, ClientError>>),
     ParseRecipient(String, oneshot::Sender<Result<Jid, ClientError>>),
+    SendDocument(
+        Jid,
+        Box<DocumentUpload>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    Download(
+        Box<Document>,
+        oneshot::Sender<Result<HttpRequestId, ClientError>>,
+    ),
 }
 
 struct ReadMark {
@@ -145,6 +156,29 @@ impl Handle {
             .unwrap_or(Err(stopped()))
     }
 
+    /// [`Client::send_document`].
+    pub async fn send_document(
+        &self,
+        to: &Jid,
+        upload: DocumentUpload,
+    ) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendDocument(to, Box::new(upload), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::download_document`]; the file arrives as [`Event::MediaDownloaded`].
+    pub async fn download_document(
+        &self,
+        document: &Document,
+    ) -> Result<HttpRequestId, ClientError> {
+        let document = Box::new(document.clone());
+        self.ask(|tx| Command::Download(document, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
     /// [`Client::parse_recipient`].
     pub async fn parse_recipient(&self, input: &str) -> Result<Jid, ClientError> {
         let input = input.to_owned();
@@ -216,6 +250,15 @@ pub struct Driver<S, C, R> {
     connection: Option<Connection>,
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
+    http: Transport,
+}
+
+struct Transport(Box<dyn HttpTransport>);
+
+impl core::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HttpTransport")
+    }
 }
 
 impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
@@ -240,6 +283,7 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             connection: None,
             commands: command_rx,
             events: event_tx,
+            http: Transport(Box::new(HyperHttp)),
         };
         (
             driver,
@@ -248,6 +292,12 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             },
             Events { events: event_rx },
         )
+    }
+
+    /// Uses `http` for media transfers instead of [`HyperHttp`].
+    pub fn with_http(mut self, http: impl HttpTransport + 'static) -> Self {
+        self.http = Transport(Box::new(http));
+        self
     }
 
     /// Loads the messaging records from the store, then runs until every
@@ -347,6 +397,12 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
                         .mark_read(&mark.chat, mark.sender.as_ref(), &mark.ids, now, rng);
                 let _ = reply.send(result);
             }
+            Command::SendDocument(to, upload, reply) => {
+                let _ = reply.send(self.client.send_document(&to, *upload, now, rng));
+            }
+            Command::Download(document, reply) => {
+                let _ = reply.send(self.client.download_document(&document));
+            }
             Command::ParseRecipient(input, reply) => {
                 let _ = reply.send(self.client.parse_recipient(&input));
             }
@@ -399,6 +455,14 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
                 }
                 Output::Event(event) => {
                     let _ = self.events.send(event);
+                }
+                Output::Http(request) => {
+                    // Done in line: media transfers are rare next to messages.
+                    let id = request.id;
+                    let response = self.http.0.request(request).await;
+                    let now = self.clock.now_ms();
+                    self.client
+                        .handle_http_response(id, response, now, &mut self.rng);
                 }
             }
         }

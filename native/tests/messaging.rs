@@ -480,3 +480,86 @@ async fn a_contact_that_reinstalls_is_trusted_again_both_ways() {
         .unwrap();
     status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
 }
+
+/// A small PDF-looking file.
+fn pdf() -> Vec<u8> {
+    let mut data = b"%PDF-1.7\n".to_vec();
+    data.extend((0..5000u32).map(|i| (i % 251) as u8));
+    data
+}
+
+#[tokio::test(start_paused = true)]
+async fn documents_go_up_and_come_down_with_their_mac_checked() {
+    use base64::Engine as _;
+    let mut h = linked().await;
+    let upload = wa_wasm::client::DocumentUpload {
+        data: pdf(),
+        file_name: "quote.pdf".into(),
+        mimetype: "application/pdf".into(),
+        caption: Some("our quote".into()),
+    };
+    let id = h
+        .handle()
+        .send_document(&Jid::pn(BOB), upload)
+        .await
+        .unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    let received = h.sim.received(BOB);
+    let document = received[0].document.as_ref().expect("a document");
+    assert_eq!(document.file_name, "quote.pdf");
+    assert_eq!(document.caption.as_deref(), Some("our quote"));
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(document.data_base64.as_ref().unwrap())
+            .unwrap(),
+        pdf(),
+        "Bob's devices opened the upload"
+    );
+
+    // Alice sends a document: it arrives as such and downloads intact.
+    h.sim
+        .send(wa_sim::SendRequest {
+            from: ALICE.into(),
+            to: ME.into(),
+            text: Some("invoice".into()),
+            document: Some(wa_sim::DocumentSpec {
+                file_name: "invoice.pdf".into(),
+                mimetype: None,
+                data_base64: base64::engine::general_purpose::STANDARD.encode(pdf()),
+                caption: None,
+            }),
+        })
+        .unwrap();
+    let message = next_message(&mut h).await;
+    let MessageContent::Document(document) = message.content else {
+        panic!("not a document: {:?}", message.content);
+    };
+    assert_eq!(document.file_name, "invoice.pdf");
+    assert_eq!(document.caption.as_deref(), Some("invoice"));
+    let download = h.handle().download_document(&document).await.unwrap();
+    let Some(Event::MediaDownloaded { id, result }) = h
+        .wait_event(MINUTE, &mut |e| matches!(e, Event::MediaDownloaded { .. }))
+        .await
+    else {
+        panic!("no download");
+    };
+    assert_eq!(id, download);
+    assert_eq!(result.unwrap(), pdf());
+
+    // A tampered MAC is refused.
+    let mut tampered = (*document).clone();
+    tampered.media_key[0] ^= 1;
+    h.handle().download_document(&tampered).await.unwrap();
+    let Some(Event::MediaDownloaded { result, .. }) = h
+        .wait_event(MINUTE, &mut |e| matches!(e, Event::MediaDownloaded { .. }))
+        .await
+    else {
+        panic!("no download");
+    };
+    assert!(matches!(
+        result,
+        Err(wa_wasm::client::DownloadError::Media(
+            wa_wasm::media::MediaError::MacMismatch
+        ))
+    ));
+}

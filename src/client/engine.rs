@@ -59,6 +59,9 @@ pub enum ClientError {
     /// A recipient or message that cannot be used.
     #[error(transparent)]
     Address(#[from] super::addressing::AddressError),
+    /// A download that cannot start.
+    #[error(transparent)]
+    Download(#[from] super::transfer::DownloadError),
 }
 
 impl From<SendError> for ClientError {
@@ -95,6 +98,13 @@ pub struct Client {
     pub(super) retry_counts: BTreeMap<String, u32>,
     /// Processed-message keys whose event this run has handed out.
     pub(super) surfaced: BTreeSet<String>,
+    /// Upload credentials, once asked for.
+    pub(super) media_conn: Option<super::transfer::MediaConn>,
+    /// Documents waiting for `media_conn`.
+    pub(super) uploads_waiting: Vec<super::transfer::PendingUpload>,
+    /// HTTP exchanges handed to the shell.
+    pub(super) http: BTreeMap<super::transfer::HttpRequestId, super::transfer::HttpPurpose>,
+    pub(super) next_http: u64,
 }
 
 fn millis(duration: core::time::Duration) -> u64 {
@@ -176,6 +186,10 @@ impl Client {
             awaiting_ack: BTreeMap::new(),
             retry_counts: BTreeMap::new(),
             surfaced: BTreeSet::new(),
+            media_conn: None,
+            uploads_waiting: Vec::new(),
+            http: BTreeMap::new(),
+            next_http: 0,
         }
     }
 
@@ -1035,6 +1049,7 @@ impl Client {
             Purpose::DeviceList(send) => self.on_device_lists(*send, answer, now, rng),
             Purpose::KeyBundles(send) => self.on_key_bundles(*send, answer, now, rng),
             Purpose::OnWhatsApp { id, phones } => self.on_on_whatsapp(id, phones, answer),
+            Purpose::MediaConn => self.on_media_conn(answer, now, rng),
         }
     }
 
@@ -1072,6 +1087,7 @@ impl Client {
                 id,
                 result: Err(error),
             }),
+            Purpose::MediaConn => self.on_media_conn(Err(error), now, rng),
             Purpose::Active if !disconnected => {
                 tracing::warn!(%error, "no answer to <active/>; going on");
                 self.open(now);

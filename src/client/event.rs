@@ -6,6 +6,7 @@ use core::fmt;
 use super::iq::{IqError, QueryId};
 use super::messaging::{IncomingMessage, MessageStatusUpdate, OnWhatsApp, Receipt};
 use super::policy::{CloseCause, Disposition, RetryReason, StopKind};
+use super::transfer::{DownloadError, HttpRequest, HttpRequestId};
 use crate::binary::Jid;
 use crate::binary::Node;
 use crate::pairing::PairingError;
@@ -37,6 +38,10 @@ pub enum Output {
     Wipe,
     /// Tell the application.
     Event(Event),
+    /// Make this HTTP exchange (media upload or download), then report it
+    /// with [`super::Client::handle_http_response`]. Independent of the
+    /// barrier: it may run while other outputs are handled.
+    Http(HttpRequest),
 }
 
 /// The connection states an application sees.
@@ -269,6 +274,13 @@ pub enum Event {
         id: QueryId,
         /// One entry per number asked about, or why there is none.
         result: Result<Vec<OnWhatsApp>, IqError>,
+    },
+    /// The answer to [`super::Client::download_document`].
+    MediaDownloaded {
+        /// The download.
+        id: HttpRequestId,
+        /// The opened file, or why not.
+        result: Result<Vec<u8>, DownloadError>,
     },
     /// A contact's device presented a new identity key (re-installed); the
     /// new key is trusted and its old session archived.

@@ -132,6 +132,9 @@ pub enum SendFailure {
     /// Encryption failed for every device.
     #[error("encryption failed: {0}")]
     Encryption(String),
+    /// The media upload failed.
+    #[error("upload failed: {0}")]
+    Upload(String),
 }
 
 /// A status change of a sent message.
@@ -399,22 +402,45 @@ impl Client {
         rng: &mut impl CryptoRng,
     ) -> Result<MessageId, ClientError> {
         self.require_open()?;
+        let chat = self.checked_chat(to)?;
+        let id = self.new_message_id(rng);
+        self.start_send(id.clone(), chat, message, now, rng);
+        Ok(id)
+    }
+
+    /// The canonical chat for a contact JID, or why it cannot be one.
+    pub(crate) fn checked_chat(&self, to: &Jid) -> Result<Jid, ClientError> {
         if to.is_group() || !(to.is_pn() || to.is_lid()) || to.user().is_empty() {
             return Err(ClientError::Address(AddressError::InvalidJid(
                 to.to_string(),
             )));
         }
+        Ok(self.canonical(&to.to_non_ad()))
+    }
+
+    /// A fresh message id: `3EB0` and 18 random hex digits.
+    pub(crate) fn new_message_id(&self, rng: &mut impl CryptoRng) -> MessageId {
         let mut bytes = [0u8; 9];
         rng.fill_bytes(&mut bytes);
-        let id = format!("3EB0{}", hex::encode_upper(bytes));
+        format!("3EB0{}", hex::encode_upper(bytes))
+    }
+
+    /// Starts sending `message` under `id` to the canonical `chat`.
+    pub(crate) fn start_send(
+        &mut self,
+        id: MessageId,
+        chat: Jid,
+        message: Message,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) {
         let (kind, mediatype) = if message.document.is_some() {
             ("media", Some("document"))
         } else {
             ("text", None)
         };
-        let chat = self.canonical(&to.to_non_ad());
         let pending = PendingSend {
-            id: id.clone(),
+            id,
             chat,
             message,
             kind,
@@ -423,7 +449,6 @@ impl Client {
             keyed: false,
         };
         self.advance_send(pending, now, rng);
-        Ok(id)
     }
 
     /// Marks messages of `chat` as read (`sender`: the participant, in
@@ -497,7 +522,7 @@ impl Client {
         Ok(id)
     }
 
-    fn require_open(&self) -> Result<(), ClientError> {
+    pub(crate) fn require_open(&self) -> Result<(), ClientError> {
         if matches!(self.state, State::Open(_)) && self.me().is_some() {
             Ok(())
         } else {

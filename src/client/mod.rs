@@ -61,6 +61,7 @@ pub mod policy;
 mod qr;
 mod stanza;
 mod state;
+mod transfer;
 
 pub use config::{
     Browser, ClientConfig, DEFAULT_CLIENT_REVISION, DEFAULT_URL, Platform, PreKeyPolicy, QrTiming,
@@ -79,3 +80,7 @@ pub use messaging::{
 };
 pub use payload::PayloadError;
 pub use qr::{QrRenderError, render_svg, render_terminal};
+pub use transfer::{
+    DEFAULT_MEDIA_HOST, DocumentUpload, DownloadError, HttpMethod, HttpRequest, HttpRequestId,
+    HttpResponse,
+};

@@ -44,6 +44,8 @@ pub(crate) enum Purpose {
     KeyBundles(Box<super::messaging::PendingSend>),
     /// `is_on_whatsapp` for these numbers.
     OnWhatsApp { id: QueryId, phones: Vec<String> },
+    /// Upload credentials for waiting documents.
+    MediaConn,
 }
 
 /// What waits for a messaging commit.

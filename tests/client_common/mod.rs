@@ -274,6 +274,13 @@ impl Run {
                         .handle_persisted(Ok(()), self.now, &mut self.rng);
                 }
                 Output::Event(event) => self.events.push(event),
+                // This server has no media endpoint.
+                Output::Http(request) => self.client.handle_http_response(
+                    request.id,
+                    Err("no media endpoint".into()),
+                    self.now,
+                    &mut self.rng,
+                ),
             }
         }
     }

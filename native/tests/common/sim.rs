@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wa_native::{Clock, ConnectError, Connection, Driver, Events, Handle};
 use wa_sim::{DEFAULT_ME_PHONE, DeviceKind, Fault, FaultRequest, Sim, SimConfig, SimEvent};
-use wa_wasm::client::{ClientConfig, ClientError, Event, Status};
+use wa_wasm::client::{
+    ClientConfig, ClientError, Event, HttpMethod, HttpRequest, HttpResponse, Status,
+};
 use wa_wasm::store::{FaultyStore, MemoryStore, load_auth};
 
 use super::START;
@@ -124,6 +126,7 @@ impl Harness for SimHarness {
             self.clock,
             StdRng::seed_from_u64(self.seed),
         );
+        let driver = driver.with_http(media_bridge(self.sim.clone()));
         tokio::spawn(driver.run());
         self.handle = Some(handle);
         self.events = Some(events);
@@ -221,6 +224,50 @@ fn futures_executor<F: core::future::Future>(future: F) -> F::Output {
     loop {
         if let core::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
             return output;
+        }
+    }
+}
+
+/// The simulator's media endpoints without a socket (for paused-time tests).
+fn media_bridge(
+    sim: Arc<Sim>,
+) -> impl FnMut(HttpRequest) -> Result<HttpResponse, String> + Send + 'static {
+    move |request: HttpRequest| {
+        let after_scheme = request.url.split_once("://").map_or("", |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        match request.method {
+            HttpMethod::Post => {
+                let mut parts = path.trim_start_matches('/').split('/');
+                let (Some("mms"), Some(kind), Some(token)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Ok(HttpResponse {
+                        status: 404,
+                        body: Vec::new(),
+                    });
+                };
+                let auth = query.split('&').find_map(|kv| kv.strip_prefix("auth="));
+                match sim.upload_media(kind, token, auth, request.body) {
+                    Ok((url, direct_path)) => Ok(HttpResponse {
+                        status: 200,
+                        body: serde_json::json!({ "url": url, "direct_path": direct_path })
+                            .to_string()
+                            .into_bytes(),
+                    }),
+                    Err(error) => Ok(HttpResponse {
+                        status: 400,
+                        body: error.to_string().into_bytes(),
+                    }),
+                }
+            }
+            HttpMethod::Get => Ok(match sim.download_media(path) {
+                Some(body) => HttpResponse { status: 200, body },
+                None => HttpResponse {
+                    status: 404,
+                    body: Vec::new(),
+                },
+            }),
         }
     }
 }
