@@ -41,6 +41,7 @@ enum Command {
     MarkRead(ReadMark, oneshot::Sender<Result<(), ClientError>>),
     OnWhatsApp(Vec<String>, oneshot::Sender<Result<QueryId, ClientError>>),
     ParseRecipient(String, oneshot::Sender<Result<Jid, ClientError>>),
+    Groups(oneshot::Sender<Result<QueryId, ClientError>>),
     SendDocument(
         Jid,
         Box<DocumentUpload>,
@@ -177,6 +178,11 @@ impl Handle {
         self.ask(|tx| Command::Download(document, tx))
             .await
             .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::groups`]; the answer arrives as [`Event::Groups`].
+    pub async fn groups(&self) -> Result<QueryId, ClientError> {
+        self.ask(Command::Groups).await.unwrap_or(Err(stopped()))
     }
 
     /// [`Client::parse_recipient`].
@@ -402,6 +408,9 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             }
             Command::Download(document, reply) => {
                 let _ = reply.send(self.client.download_document(&document));
+            }
+            Command::Groups(reply) => {
+                let _ = reply.send(self.client.groups(now, rng));
             }
             Command::ParseRecipient(input, reply) => {
                 let _ = reply.send(self.client.parse_recipient(&input));

@@ -563,3 +563,155 @@ async fn documents_go_up_and_come_down_with_their_mac_checked() {
         ))
     ));
 }
+
+fn group_of(h: &SimHarness, members: &[&str]) -> Jid {
+    let group = h
+        .sim
+        .create_group(wa_sim::NewGroup {
+            subject: "Sales".into(),
+            creator: ALICE.into(),
+            participants: members.iter().map(|m| (*m).to_owned()).collect(),
+        })
+        .unwrap();
+    group.jid.parse().unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn groups_are_listed_and_messages_go_both_ways_with_sender_keys() {
+    let mut h = linked().await;
+    let group = group_of(&h, &[ME, BOB]);
+    let query = h.handle().groups().await.unwrap();
+    let Some(Event::Groups { result, .. }) = h
+        .wait_event(
+            MINUTE,
+            &mut |e| matches!(e, Event::Groups { id, .. } if *id == query),
+        )
+        .await
+    else {
+        panic!("no groups");
+    };
+    let groups = result.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].jid, group);
+    assert_eq!(groups[0].subject, "Sales");
+    let mut members: Vec<String> = groups[0]
+        .participants
+        .iter()
+        .map(|p| p.jid.user().to_owned())
+        .collect();
+    members.sort();
+    assert_eq!(members, [ME, ALICE, BOB]);
+
+    let first = h.handle().send_text(&group, "hello team").await.unwrap();
+    status(&mut h, &first, |s| *s == MessageStatus::Sent).await;
+    h.sleep(Duration::from_secs(1)).await;
+    for (who, devices) in [(ALICE, 1), (BOB, 2)] {
+        let got: Vec<_> = h
+            .sim
+            .received(who)
+            .into_iter()
+            .filter(|m| m.id == first)
+            .collect();
+        assert_eq!(got.len(), devices, "{who}: {got:?}");
+        assert!(
+            got.iter()
+                .all(|m| m.text.as_deref() == Some("hello team") && m.chat == group.to_string())
+        );
+    }
+    // The second message needs no distribution: only the group ciphertext.
+    let second = h.handle().send_text(&group, "again").await.unwrap();
+    status(&mut h, &second, |s| *s == MessageStatus::Sent).await;
+    h.sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        h.sim
+            .received(BOB)
+            .iter()
+            .filter(|m| m.id == second)
+            .count(),
+        2
+    );
+
+    // Bob writes to the group: his sender key arrives pairwise, then skmsg.
+    h.sim.send_text(BOB, &group.to_string(), "hi all").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(message.chat, group);
+    assert_eq!(message.sender, Jid::pn(BOB));
+    assert_eq!(text(&message), "hi all");
+    h.sim
+        .send_text(BOB, &group.to_string(), "and more")
+        .unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "and more");
+
+    // Bob leaves: our sender key is replaced, Bob cannot read what follows.
+    let removal = wa_wasm::binary::Node::new("iq")
+        .attr("type", "set")
+        .attr("xmlns", "w:g2")
+        .attr("to", group.clone())
+        .children([wa_wasm::binary::Node::new("remove")
+            .children([wa_wasm::binary::Node::new("participant").attr("jid", Jid::pn(BOB))])]);
+    h.handle().query(removal).await.unwrap();
+    h.wait_event(MINUTE, &mut |e| {
+        matches!(e, Event::QueryResult { result: Ok(_), .. })
+    })
+    .await
+    .unwrap();
+    let third = h
+        .handle()
+        .send_text(&group, "after Bob left")
+        .await
+        .unwrap();
+    status(&mut h, &third, |s| *s == MessageStatus::Sent).await;
+    h.sleep(Duration::from_secs(1)).await;
+    assert!(
+        h.sim.received(ALICE).iter().any(|m| m.id == third),
+        "Alice got the new key"
+    );
+    assert!(!h.sim.received(BOB).iter().any(|m| m.id == third));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_group_of_256_members_gets_one_send() {
+    let mut h = linked().await;
+    let mut members = vec![ME.to_owned(), BOB.to_owned()];
+    while members.len() < 255 {
+        let account = h
+            .sim
+            .create_account(wa_sim::NewAccount {
+                phone: None,
+                name: None,
+                devices: Some(1),
+            })
+            .unwrap();
+        members.push(account.phone);
+    }
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let group = group_of(&h, &refs);
+    let seq = h.sim.last_event_seq();
+    let id = h.handle().send_text(&group, "to everyone").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Sent).await;
+    let routed = h
+        .sim
+        .wait_for_event(
+            seq,
+            MINUTE,
+            "routed",
+            |e| matches!(e, SimEvent::MessageFromClient { id: routed, .. } if *routed == id),
+        )
+        .await
+        .unwrap();
+    let SimEvent::MessageFromClient { copies, .. } = routed.event else {
+        unreachable!()
+    };
+    // 256 members: Alice, Bob (2 devices), 253 others, and our own phone.
+    assert_eq!(copies, 257);
+    h.sleep(Duration::from_secs(1)).await;
+    for member in [&members[2], &members[254], &ALICE.to_owned()] {
+        assert!(
+            h.sim
+                .received(member)
+                .iter()
+                .any(|m| m.id == id && m.text.as_deref() == Some("to everyone")),
+            "{member}"
+        );
+    }
+}

@@ -1050,6 +1050,8 @@ impl Client {
             Purpose::KeyBundles(send) => self.on_key_bundles(*send, answer, now, rng),
             Purpose::OnWhatsApp { id, phones } => self.on_on_whatsapp(id, phones, answer),
             Purpose::MediaConn => self.on_media_conn(answer, now, rng),
+            Purpose::GroupMembers(send) => self.on_group_members(*send, answer, now, rng),
+            Purpose::Groups(id) => self.on_groups(id, answer),
         }
     }
 
@@ -1080,7 +1082,11 @@ impl Client {
                 self.outbox.event(Event::PairingCodeFailed { error });
             }
             Purpose::PreKeyUpload { .. } => self.uploading_pre_keys = false,
-            Purpose::DeviceList(send) | Purpose::KeyBundles(send) => {
+            Purpose::Groups(id) => self.outbox.event(Event::Groups {
+                id,
+                result: Err(error),
+            }),
+            Purpose::DeviceList(send) | Purpose::KeyBundles(send) | Purpose::GroupMembers(send) => {
                 self.fail_pending_send(*send, error);
             }
             Purpose::OnWhatsApp { id, .. } => self.outbox.event(Event::OnWhatsApp {

@@ -4,7 +4,7 @@
 use core::fmt;
 
 use super::iq::{IqError, QueryId};
-use super::messaging::{IncomingMessage, MessageStatusUpdate, OnWhatsApp, Receipt};
+use super::messaging::{GroupInfo, IncomingMessage, MessageStatusUpdate, OnWhatsApp, Receipt};
 use super::policy::{CloseCause, Disposition, RetryReason, StopKind};
 use super::transfer::{DownloadError, HttpRequest, HttpRequestId};
 use crate::binary::Jid;
@@ -274,6 +274,13 @@ pub enum Event {
         id: QueryId,
         /// One entry per number asked about, or why there is none.
         result: Result<Vec<OnWhatsApp>, IqError>,
+    },
+    /// The answer to [`super::Client::groups`].
+    Groups {
+        /// The query.
+        id: QueryId,
+        /// The groups, or why there are none.
+        result: Result<Vec<GroupInfo>, IqError>,
     },
     /// The answer to [`super::Client::download_document`].
     MediaDownloaded {

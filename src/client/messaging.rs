@@ -161,6 +161,28 @@ pub struct OnWhatsApp {
     pub lid: Option<Jid>,
 }
 
+/// A group we are in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// The group JID.
+    pub jid: Jid,
+    /// Its subject.
+    pub subject: String,
+    /// Its members.
+    pub participants: Vec<GroupParticipant>,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupParticipant {
+    /// The member's phone-number JID.
+    pub jid: Jid,
+    /// Its LID, when given.
+    pub lid: Option<Jid>,
+    /// `admin` or `superadmin`, when the member is one.
+    pub admin: Option<String>,
+}
+
 /// A send waiting for device lists or key bundles.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingSend {
@@ -173,6 +195,8 @@ pub(crate) struct PendingSend {
     listed: bool,
     /// Whether bundles were fetched already.
     keyed: bool,
+    /// For a group: its members' user JIDs, once fetched.
+    members: Option<Vec<Jid>>,
 }
 
 /// Why a stanza's enc could not be opened.
@@ -410,7 +434,10 @@ impl Client {
 
     /// The canonical chat for a contact JID, or why it cannot be one.
     pub(crate) fn checked_chat(&self, to: &Jid) -> Result<Jid, ClientError> {
-        if to.is_group() || !(to.is_pn() || to.is_lid()) || to.user().is_empty() {
+        if to.is_group() && !to.user().is_empty() {
+            return Ok(to.to_non_ad());
+        }
+        if !(to.is_pn() || to.is_lid()) || to.user().is_empty() {
             return Err(ClientError::Address(AddressError::InvalidJid(
                 to.to_string(),
             )));
@@ -447,6 +474,7 @@ impl Client {
             mediatype,
             listed: false,
             keyed: false,
+            members: None,
         };
         self.advance_send(pending, now, rng);
     }
@@ -940,7 +968,27 @@ impl Client {
             return;
         };
         let my_user = Jid::pn(me.user());
-        let users = [send.chat.clone(), my_user.clone()];
+        let group = send.chat.is_group();
+        if group && send.members.is_none() {
+            let request = stanza::server_iq(
+                "get",
+                "w:g2",
+                vec![Node::new("query").attr("request", "interactive")],
+            )
+            .attr("to", send.chat.clone());
+            self.send_iq(request, Purpose::GroupMembers(Box::new(send)), now, rng);
+            return;
+        }
+        let users = match &send.members {
+            Some(members) => {
+                let mut users = members.clone();
+                if !users.contains(&my_user) {
+                    users.push(my_user.clone());
+                }
+                users
+            }
+            None => vec![send.chat.clone(), my_user.clone()],
+        };
         let unlisted: Vec<Jid> = users
             .iter()
             .filter(|u| self.cached_devices(u).is_none())
@@ -982,7 +1030,7 @@ impl Client {
                 }
             }
         }
-        if !devices.iter().any(|d| d.user() == send.chat.user()) {
+        if !group && !devices.iter().any(|d| d.user() == send.chat.user()) {
             let failure = SendFailure::NotOnWhatsApp(send.chat.clone());
             self.fail_send(&send, failure);
             return;
@@ -990,9 +1038,24 @@ impl Client {
         let Some(creds) = self.creds.clone() else {
             return;
         };
+        let memory = self.sender_key_memory(&send.chat);
+        // A member left since our sender key went out: start a new one.
+        let rotate = group
+            && memory
+                .iter()
+                .any(|d| !users.iter().any(|u| u.user() == d.user()));
+        let pairwise: Vec<Jid> = if group {
+            devices
+                .iter()
+                .filter(|d| rotate || !memory.contains(d))
+                .cloned()
+                .collect()
+        } else {
+            devices.clone()
+        };
         let missing: Vec<Jid> = {
             let view = SignalView::new(&self.records, &creds);
-            devices
+            pairwise
                 .iter()
                 .filter(|d| {
                     !crate::signal::store::SessionStore::session(&view, &address_of(d))
@@ -1017,6 +1080,10 @@ impl Client {
                 ],
             );
             self.send_iq(request, Purpose::KeyBundles(Box::new(send)), now, rng);
+            return;
+        }
+        if group {
+            self.send_to_group(&send, &creds, &me, &devices, &pairwise, rotate, now, rng);
             return;
         }
         // Encrypt for every device with a session (the rest are skipped).
@@ -1081,6 +1148,228 @@ impl Client {
         self.outbox_changes(&send, &body, now, &mut changes);
         self.awaiting_ack.insert(send.id.clone(), send.chat.clone());
         self.persist_then(changes, vec![Deferred::Send(stanza)]);
+    }
+
+    /// The devices that hold our current sender key for `group`.
+    fn sender_key_memory(&self, group: &Jid) -> Vec<Jid> {
+        self.records
+            .get(Namespace::SenderKeyMemory, &group.to_string())
+            .and_then(|v| core::str::from_utf8(v).ok())
+            .map(|text| text.split(',').filter_map(|j| j.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Encrypts once with our sender key; devices without it get the key
+    /// pairwise in the same stanza.
+    #[allow(clippy::too_many_arguments)]
+    fn send_to_group(
+        &mut self,
+        send: &PendingSend,
+        creds: &crate::store::Credentials,
+        me: &Jid,
+        devices: &[Jid],
+        pairwise: &[Jid],
+        rotate: bool,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) {
+        let view = SignalView::new(&self.records, creds);
+        let mut staged = StagedStore::new(&view);
+        let name = SenderKeyName::new(send.chat.to_string(), address_of(me));
+        if rotate {
+            let mut fresh = SignalChanges::default();
+            fresh
+                .sender_keys
+                .insert(name.clone(), crate::signal::SenderKeyRecord::new());
+            staged.stage(fresh);
+        }
+        let distribution = match group::create_distribution(&staged, &name, rng) {
+            Ok(outcome) => {
+                staged.stage(outcome.changes);
+                outcome.value
+            }
+            Err(error) => {
+                let failure = SendFailure::Encryption(error.to_string());
+                self.fail_send(send, failure);
+                return;
+            }
+        };
+        let skdm = Message {
+            sender_key_distribution: Some(message::SenderKeyDistribution {
+                group_id: send.chat.to_string(),
+                distribution: distribution.serialized().to_vec(),
+            }),
+            ..Message::default()
+        }
+        .encode();
+        let mut participants = Vec::new();
+        let mut pkmsg = false;
+        let mut holders: Vec<Jid> = if rotate {
+            Vec::new()
+        } else {
+            self.sender_key_memory(&send.chat)
+        };
+        for device in pairwise {
+            let padded = message::pad(&skdm, rng);
+            match session::encrypt(&staged, &address_of(device), &padded) {
+                Ok(outcome) => {
+                    staged.stage(outcome.changes);
+                    pkmsg |= outcome.value.enc_type() == "pkmsg";
+                    participants.push(
+                        Node::new("to")
+                            .attr("jid", device.clone())
+                            .children([Node::new("enc")
+                                .attr("v", "2")
+                                .attr("type", outcome.value.enc_type())
+                                .bytes(outcome.value.serialized().to_vec())]),
+                    );
+                    holders.push(device.clone());
+                }
+                Err(error) => tracing::info!(%device, %error, "no sender key for this device"),
+            }
+        }
+        holders.retain(|h| devices.contains(h));
+        let body = send.message.encode();
+        let padded = message::pad(&body, rng);
+        let encrypted = match group::group_encrypt(&staged, &name, &padded, rng) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                self.fail_send(send, SendFailure::Encryption(error.to_string()));
+                return;
+            }
+        };
+        staged.stage(encrypted.changes);
+        let mut skmsg = Node::new("enc").attr("v", "2").attr("type", "skmsg");
+        if let Some(mediatype) = send.mediatype {
+            skmsg = skmsg.attr("mediatype", mediatype);
+        }
+        let mut children = Vec::new();
+        if !participants.is_empty() {
+            children.push(Node::new("participants").children(participants));
+        }
+        children.push(skmsg.bytes(encrypted.value.serialized().to_vec()));
+        if pkmsg && let Some(account) = &creds.account {
+            children.push(Node::new("device-identity").bytes(account.encode_signed_identity(true)));
+        }
+        let stanza = Node::new("message")
+            .attr("id", send.id.as_str())
+            .attr("to", send.chat.clone())
+            .attr("type", send.kind)
+            .children(children);
+        let signal = staged.into_changes();
+        let mut changes = signal_changes(&signal);
+        changes.put(
+            Namespace::SenderKeyMemory,
+            send.chat.to_string(),
+            holders
+                .iter()
+                .map(Jid::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+                .into_bytes(),
+        );
+        self.outbox_changes(send, &body, now, &mut changes);
+        self.awaiting_ack.insert(send.id.clone(), send.chat.clone());
+        self.persist_then(changes, vec![Deferred::Send(stanza)]);
+    }
+
+    /// The group's members arrived: go on with the send.
+    pub(crate) fn on_group_members(
+        &mut self,
+        mut send: PendingSend,
+        answer: Result<Node, IqError>,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) {
+        let info = answer.and_then(|node| {
+            node.child("group")
+                .map(|g| self.parse_group(g))
+                .ok_or_else(|| {
+                    IqError::Malformed(crate::binary::NodeError::MissingChild {
+                        tag: "iq".to_owned(),
+                        child: "group".to_owned(),
+                    })
+                })
+        });
+        match info {
+            Ok((info, changes)) => {
+                self.persist_then(changes, Vec::new());
+                send.members = Some(info.participants.iter().map(|p| p.jid.clone()).collect());
+                self.advance_send(send, now, rng);
+            }
+            Err(error) => self.fail_send(&send, SendFailure::Request(error)),
+        }
+    }
+
+    /// Reads a `<group>`; also notes the members' LIDs.
+    fn parse_group(&self, node: &Node) -> (GroupInfo, Changes) {
+        let mut changes = Changes::new();
+        let id = node.str_attr("id").unwrap_or_default();
+        let jid = if id.contains('@') {
+            id.parse().unwrap_or_else(|_| Jid::group(id))
+        } else {
+            Jid::group(id)
+        };
+        let participants = node
+            .children_by_tag("participant")
+            .filter_map(|p| {
+                let jid = p.optional_jid("jid").ok().flatten()?;
+                let lid = p.optional_jid("lid").ok().flatten();
+                if let Some(lid) = &lid {
+                    self.lid_mapping_changes(lid, &jid.to_non_ad(), &mut changes);
+                }
+                Some(GroupParticipant {
+                    jid: jid.to_non_ad(),
+                    lid,
+                    admin: p.str_attr("type").map(str::to_owned),
+                })
+            })
+            .collect();
+        (
+            GroupInfo {
+                jid,
+                subject: node.str_attr("subject").unwrap_or_default().to_owned(),
+                participants,
+            },
+            changes,
+        )
+    }
+
+    /// Lists the groups we are in, with their participants; the answer
+    /// arrives as [`Event::Groups`].
+    pub fn groups(&mut self, now: u64, rng: &mut impl CryptoRng) -> Result<QueryId, ClientError> {
+        self.require_open()?;
+        let request = stanza::server_iq(
+            "get",
+            "w:g2",
+            vec![
+                Node::new("participating")
+                    .children([Node::new("participants"), Node::new("description")]),
+            ],
+        )
+        .attr("to", Jid::group(""));
+        self.next_query = self.next_query.saturating_add(1);
+        let id = QueryId(self.next_query);
+        self.send_iq(request, Purpose::Groups(id), now, rng);
+        Ok(id)
+    }
+
+    pub(crate) fn on_groups(&mut self, id: QueryId, answer: Result<Node, IqError>) {
+        let mut changes = Changes::new();
+        let result = answer.map(|node| {
+            node.child("groups")
+                .map(|g| g.children_by_tag("group").collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|g| {
+                    let (info, more) = self.parse_group(g);
+                    changes.merge(more);
+                    info
+                })
+                .collect()
+        });
+        self.persist_then(changes, Vec::new());
+        self.outbox.event(Event::Groups { id, result });
     }
 
     /// Keeps a sent message for retry receipts, evicting the oldest beyond capacity.

@@ -75,8 +75,8 @@ pub use event::{
 pub use iq::{IqError, QueryId};
 pub use keystore::{MESSAGING_NAMESPACES, StoredRecords, load_records};
 pub use messaging::{
-    IncomingMessage, MessageContent, MessageId, MessageStatus, MessageStatusUpdate, OnWhatsApp,
-    Receipt, ReceiptKind, SendFailure,
+    GroupInfo, GroupParticipant, IncomingMessage, MessageContent, MessageId, MessageStatus,
+    MessageStatusUpdate, OnWhatsApp, Receipt, ReceiptKind, SendFailure,
 };
 pub use payload::PayloadError;
 pub use qr::{QrRenderError, render_svg, render_terminal};

@@ -46,6 +46,10 @@ pub(crate) enum Purpose {
     OnWhatsApp { id: QueryId, phones: Vec<String> },
     /// Upload credentials for waiting documents.
     MediaConn,
+    /// A group's members, for a message being sent to it.
+    GroupMembers(Box<super::messaging::PendingSend>),
+    /// The groups we are in.
+    Groups(QueryId),
 }
 
 /// What waits for a messaging commit.
