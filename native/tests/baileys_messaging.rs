@@ -1,6 +1,6 @@
 //! Interop: a text and a PDF sent by this engine are decrypted by the real
-//! Baileys client (linked to a contact's phone in wa-sim), and Baileys' reply
-//! is decrypted by the engine (`tests/interop/baileys_messaging.mjs`). Real
+//! Baileys client (linked to a contact's phone in wa-sim), and Baileys' text
+//! and PDF are decrypted (and the PDF downloaded and opened) by the engine (`tests/interop/baileys_messaging.mjs`). Real
 //! time, WebSocket and HTTP on loopback. Needs Node and `npm ci`.
 #![cfg(not(target_arch = "wasm32"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -71,6 +71,9 @@ async fn baileys_and_the_engine_exchange_a_text_and_a_pdf() {
         .await
         .expect("open");
 
+    let pdf_path =
+        std::env::temp_dir().join(format!("wa-native-interop-{}.pdf", std::process::id()));
+    std::fs::write(&pdf_path, pdf()).unwrap();
     let mut node = tokio::process::Command::new("node")
         .arg("tests/interop/baileys_messaging.mjs")
         .current_dir(root)
@@ -78,6 +81,7 @@ async fn baileys_and_the_engine_exchange_a_text_and_a_pdf() {
         .env("WA_SIM_CONTROL", sim.control_url().unwrap())
         .env("WA_ME", ME)
         .env("WA_CONTACT", ALICE)
+        .env("WA_PDF", &pdf_path)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -132,6 +136,34 @@ async fn baileys_and_the_engine_exchange_a_text_and_a_pdf() {
         message.content,
         MessageContent::Text("hello from Baileys".into())
     );
+
+    // Baileys' PDF: decrypted by the engine, downloaded and opened (MAC checked).
+    let sent = next_line().await;
+    let id = sent
+        .strip_prefix("SENT_PDF ")
+        .expect("Baileys sent its PDF")
+        .to_owned();
+    let Some(Event::Message(message)) = events
+        .wait_for(WAIT, |e| matches!(e, Event::Message(m) if m.id == id))
+        .await
+    else {
+        panic!("the engine did not get Baileys' PDF");
+    };
+    let MessageContent::Document(document) = message.content else {
+        panic!("not a document: {:?}", message.content);
+    };
+    assert_eq!(document.file_name, "reply.pdf");
+    assert_eq!(document.mimetype, "application/pdf");
+    let download = handle.download_document(&document).await.unwrap();
+    let Some(Event::MediaDownloaded { id, result }) = events
+        .wait_for(WAIT, |e| matches!(e, Event::MediaDownloaded { .. }))
+        .await
+    else {
+        panic!("no download");
+    };
+    assert_eq!(id, download);
+    assert_eq!(result.unwrap(), pdf());
+    let _ = std::fs::remove_file(&pdf_path);
     let _ = node.start_kill();
     sim.shutdown();
 }

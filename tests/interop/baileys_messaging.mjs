@@ -1,16 +1,18 @@
 // Interop: the real Baileys client (npm `baileys`, 7.0.0-rc14), linked to Alice's phone
 // in a running wa-sim, decrypts a text and a PDF sent by the wa-wasm engine (the PDF
 // blob is downloaded from wa-sim and opened with Baileys' media keys, MAC checked), then
-// sends a text the engine decrypts.
+// sends a text and a PDF (encrypted by Baileys, uploaded to wa-sim over plain HTTP) that
+// the engine decrypts.
 //
-// Protocol on stdout (one line each): READY, GOT_TEXT <text>, GOT_PDF <sha256 hex>,
-// SENT <id>. The Rust side (native/tests/baileys_messaging.rs) starts wa-sim, links
+// Protocol on stdout (one line each): READY, GOT_TEXT <text>, GOT_PDF <sha256 hex> <name>,
+// SENT <id>, SENT_PDF <id>. Logs go to stderr. The Rust side (native/tests/baileys_messaging.rs) starts wa-sim, links
 // the engine, runs this script and checks each step.
 //
-// Env: WA_SIM_WS, WA_SIM_CONTROL, WA_ME (the engine's account), WA_CONTACT (Alice).
+// Env: WA_SIM_WS, WA_SIM_CONTROL, WA_ME (the engine's account), WA_CONTACT (Alice),
+// WA_PDF (the file Baileys sends back).
 
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -18,12 +20,14 @@ import makeWASocket, {
     Browsers,
     DisconnectReason,
     downloadEncryptedContent,
+    generateWAMessage,
     getMediaKeys,
     useMultiFileAuthState,
 } from 'baileys';
 import pino from 'pino';
 
-const { WA_SIM_WS: ws, WA_SIM_CONTROL: controlUrl, WA_ME: me, WA_CONTACT: contact } = process.env;
+const { WA_SIM_WS: ws, WA_SIM_CONTROL: controlUrl, WA_ME: me, WA_CONTACT: contact, WA_PDF: pdfPath } =
+    process.env;
 const logger = pino({ level: 'warn' }, pino.destination(2));
 const say = line => process.stdout.write(`${line}\n`);
 
@@ -35,6 +39,19 @@ async function control(method, path, body) {
     });
     if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
     return response.json();
+}
+
+// Baileys' own uploader hard-codes https; the simulator serves plain http on loopback.
+async function uploadToSim(filePath, { mediaType, fileEncSha256B64 }) {
+    const token = fileEncSha256B64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const response = await fetch(`${new URL(controlUrl).origin}/mms/${mediaType}/${token}?auth=baileys&token=${token}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: readFileSync(filePath),
+    });
+    if (!response.ok) throw new Error(`upload: ${response.status}`);
+    const json = await response.json();
+    return { mediaUrl: json.url, directPath: json.direct_path };
 }
 
 async function openDocument(document) {
@@ -93,8 +110,16 @@ const connect = () => {
             if (document) {
                 const bytes = await openDocument(document);
                 say(`GOT_PDF ${createHash('sha256').update(bytes).digest('hex')} ${document.fileName}`);
-                const sent = await sock.sendMessage(`${me}@s.whatsapp.net`, { text: 'hello from Baileys' });
+                const to = `${me}@s.whatsapp.net`;
+                const sent = await sock.sendMessage(to, { text: 'hello from Baileys' });
                 say(`SENT ${sent.key.id}`);
+                const pdf = await generateWAMessage(
+                    to,
+                    { document: readFileSync(pdfPath), mimetype: 'application/pdf', fileName: 'reply.pdf' },
+                    { upload: uploadToSim, userJid: state.creds.me.id, logger },
+                );
+                await sock.relayMessage(to, pdf.message, { messageId: pdf.key.id });
+                say(`SENT_PDF ${pdf.key.id}`);
             }
         }
     });
