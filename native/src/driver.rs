@@ -9,10 +9,10 @@ use wa_wasm::binary::Jid;
 use wa_wasm::binary::Node;
 use wa_wasm::client::policy::{TransportClose, TransportCloseKind};
 use wa_wasm::client::{
-    Client, ClientConfig, ClientError, DocumentUpload, Event, HttpRequestId, MessageId, Output,
-    QueryId, Status, load_records,
+    Client, ClientConfig, ClientError, DocumentUpload, Event, HttpRequestId, ImageUpload,
+    MessageId, Output, QueryId, Status, load_records,
 };
-use wa_wasm::message::{Document, Message};
+use wa_wasm::message::{Document, Image, Message};
 use wa_wasm::store::{LoadedAuth, Store};
 
 use crate::clock::Clock;
@@ -42,6 +42,15 @@ enum Command {
     OnWhatsApp(Vec<String>, oneshot::Sender<Result<QueryId, ClientError>>),
     ParseRecipient(String, oneshot::Sender<Result<Jid, ClientError>>),
     Groups(oneshot::Sender<Result<QueryId, ClientError>>),
+    SendImage(
+        Jid,
+        Box<ImageUpload>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    DownloadImage(
+        Box<Image>,
+        oneshot::Sender<Result<HttpRequestId, ClientError>>,
+    ),
     SendDocument(
         Jid,
         Box<DocumentUpload>,
@@ -176,6 +185,26 @@ impl Handle {
     ) -> Result<HttpRequestId, ClientError> {
         let document = Box::new(document.clone());
         self.ask(|tx| Command::Download(document, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::send_image`].
+    pub async fn send_image(
+        &self,
+        to: &Jid,
+        upload: ImageUpload,
+    ) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendImage(to, Box::new(upload), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::download_image`]; the file arrives as [`Event::MediaDownloaded`].
+    pub async fn download_image(&self, image: &Image) -> Result<HttpRequestId, ClientError> {
+        let image = Box::new(image.clone());
+        self.ask(|tx| Command::DownloadImage(image, tx))
             .await
             .unwrap_or(Err(stopped()))
     }
@@ -408,6 +437,12 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             }
             Command::Download(document, reply) => {
                 let _ = reply.send(self.client.download_document(&document));
+            }
+            Command::SendImage(to, upload, reply) => {
+                let _ = reply.send(self.client.send_image(&to, *upload, now, rng));
+            }
+            Command::DownloadImage(image, reply) => {
+                let _ = reply.send(self.client.download_image(&image));
             }
             Command::Groups(reply) => {
                 let _ = reply.send(self.client.groups(now, rng));

@@ -27,6 +27,11 @@ const BOB: &str = "15550001002";
 /// Links by QR and waits until the pre-keys are uploaded.
 async fn linked() -> SimHarness {
     let mut h = SimHarness::new();
+    link(&mut h).await;
+    h
+}
+
+async fn link(h: &mut SimHarness) {
     h.start_client().await;
     h.connect().await.unwrap();
     let (qr, _) = h.wait_qr(MINUTE).await.expect("a QR code");
@@ -37,7 +42,6 @@ async fn linked() -> SimHarness {
     h.wait_event(MINUTE, &mut |e| matches!(e, Event::PreKeysUploaded { .. }))
         .await
         .expect("pre-keys uploaded");
-    h
 }
 
 /// Reloads the client from its store and connects (messages queued while
@@ -714,4 +718,53 @@ async fn a_group_of_256_members_gets_one_send() {
             "{member}"
         );
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_engines_exchange_an_image_and_texts() {
+    let mut ours = linked().await;
+    let mut alice = ours.another(ALICE, 900);
+    link(&mut alice).await;
+    let photo: Vec<u8> = (0..30_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let upload = wa_wasm::client::ImageUpload {
+        data: photo.clone(),
+        mimetype: "image/jpeg".into(),
+        caption: Some("the shop".into()),
+        size: Some((640, 480)),
+    };
+    let id = ours
+        .handle()
+        .send_image(&Jid::pn(ALICE), upload)
+        .await
+        .unwrap();
+    let message = next_message(&mut alice).await;
+    assert_eq!(message.id, id);
+    assert_eq!(message.chat, Jid::pn(ME));
+    let MessageContent::Image(image) = message.content else {
+        panic!("not an image: {:?}", message.content);
+    };
+    assert_eq!(image.caption.as_deref(), Some("the shop"));
+    assert_eq!((image.width, image.height), (Some(640), Some(480)));
+    let download = alice.handle().download_image(&image).await.unwrap();
+    let Some(Event::MediaDownloaded { id: got, result }) = alice
+        .wait_event(MINUTE, &mut |e| matches!(e, Event::MediaDownloaded { .. }))
+        .await
+    else {
+        panic!("no download");
+    };
+    assert_eq!(got, download);
+    assert_eq!(result.unwrap(), photo);
+    status(&mut ours, &id, |s| *s == MessageStatus::Delivered).await;
+
+    // Alice's engine answers ours.
+    let reply = alice
+        .handle()
+        .send_text(&Jid::pn(ME), "nice photo")
+        .await
+        .unwrap();
+    let message = next_message(&mut ours).await;
+    assert_eq!(message.id, reply);
+    assert_eq!(message.chat, Jid::pn(ALICE));
+    assert_eq!(text(&message), "nice photo");
+    status(&mut alice, &reply, |s| *s == MessageStatus::Delivered).await;
 }

@@ -28,7 +28,7 @@ use super::stanza;
 use super::state::{AfterCommit, Deferred, Purpose, State};
 use crate::binary::{Jid, Node};
 use crate::crypto::PublicKey;
-use crate::message::{self, Document, Message};
+use crate::message::{self, Document, Image, Message};
 use crate::signal::store::StagedStore;
 use crate::signal::{
     CiphertextMessage, IdentityKey, PreKey, PreKeyBundle, PreKeyId, ProtocolAddress,
@@ -45,8 +45,10 @@ pub type MessageId = String;
 pub enum MessageContent {
     /// Text (plain or extended).
     Text(String),
-    /// A document; download it with the media keys it carries.
+    /// A document; download it with [`Client::download_document`].
     Document(Box<Document>),
+    /// An image; download it with [`Client::download_image`].
+    Image(Box<Image>),
     /// A kind this client does not show; `kind` is the stanza's media type
     /// or message type (`image`, `reaction`, `protocol`, …).
     Unsupported {
@@ -328,6 +330,10 @@ fn encode_processed(at: u64, message: Option<&IncomingMessage>) -> Vec<u8> {
             "document".to_owned(),
             Message::document((**document).clone()).encode(),
         ),
+        MessageContent::Image(image) => (
+            "image".to_owned(),
+            Message::image((**image).clone()).encode(),
+        ),
         MessageContent::Unsupported { kind } => (format!("unsupported:{kind}"), Vec::new()),
     };
     let header = format!(
@@ -359,6 +365,7 @@ fn decode_processed(record: &[u8], id: &str, sender: &Jid) -> Option<IncomingMes
     let content = match kind.as_str() {
         "text" => MessageContent::Text(Message::decode(rest).ok()?.text?),
         "document" => MessageContent::Document(Box::new(Message::decode(rest).ok()?.document?)),
+        "image" => MessageContent::Image(Box::new(Message::decode(rest).ok()?.image?)),
         other => MessageContent::Unsupported {
             kind: other.strip_prefix("unsupported:")?.to_owned(),
         },
@@ -463,6 +470,8 @@ impl Client {
     ) {
         let (kind, mediatype) = if message.document.is_some() {
             ("media", Some("document"))
+        } else if message.image.is_some() {
+            ("media", Some("image"))
         } else {
             ("text", None)
         };
@@ -1717,7 +1726,8 @@ fn open_stanza(
         let inner = message.inner().clone();
         let empty = inner.sender_key_distribution.is_none()
             && inner.text.is_none()
-            && inner.document.is_none();
+            && inner.document.is_none()
+            && inner.image.is_none();
         merged.has_other_content |= inner.has_other_content || empty;
         if inner.text.is_some() {
             merged.text = inner.text;
@@ -1725,12 +1735,17 @@ fn open_stanza(
         if inner.document.is_some() {
             merged.document = inner.document;
         }
+        if inner.image.is_some() {
+            merged.image = inner.image;
+        }
     }
     if !any {
         return Err(OpenError::Other("no enc"));
     }
     let content = if let Some(document) = merged.document {
         Some(MessageContent::Document(Box::new(document)))
+    } else if let Some(image) = merged.image {
+        Some(MessageContent::Image(Box::new(image)))
     } else if let Some(text) = merged.text {
         Some(MessageContent::Text(text))
     } else if merged.has_other_content {

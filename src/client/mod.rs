@@ -82,5 +82,5 @@ pub use payload::PayloadError;
 pub use qr::{QrRenderError, render_svg, render_terminal};
 pub use transfer::{
     DEFAULT_MEDIA_HOST, DocumentUpload, DownloadError, HttpMethod, HttpRequest, HttpRequestId,
-    HttpResponse,
+    HttpResponse, ImageUpload,
 };

@@ -1,5 +1,5 @@
-//! Media transfers: documents encrypted and uploaded before their message is
-//! sent, and received documents downloaded and opened (MAC checked).
+//! Media transfers: documents and images encrypted and uploaded before their
+//! message is sent, and received ones downloaded and opened (MAC checked).
 //!
 //! Sans-IO like the rest of the engine: the engine asks the shell for each
 //! HTTP exchange with [`Output::Http`](super::Output::Http) and takes the
@@ -18,7 +18,7 @@ use super::stanza;
 use super::state::Purpose;
 use crate::binary::{Jid, Node};
 use crate::media::{self, MediaError, MediaType};
-use crate::message::{Document, Message};
+use crate::message::{Document, Image, Message};
 
 /// The host documents are fetched from when a message names only a path.
 pub const DEFAULT_MEDIA_HOST: &str = "mmg.whatsapp.net";
@@ -74,6 +74,42 @@ pub struct DocumentUpload {
     pub caption: Option<String>,
 }
 
+/// An image to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUpload {
+    /// The image's bytes (JPEG, PNG, …).
+    pub data: Vec<u8>,
+    /// The MIME type (`image/jpeg`, …).
+    pub mimetype: String,
+    /// A caption, if any.
+    pub caption: Option<String>,
+    /// Width and height in pixels, when known.
+    pub size: Option<(u32, u32)>,
+}
+
+/// What is being uploaded.
+#[derive(Debug, Clone)]
+pub(crate) enum Upload {
+    Document(DocumentUpload),
+    Image(ImageUpload),
+}
+
+impl Upload {
+    fn media_type(&self) -> MediaType {
+        match self {
+            Upload::Document(_) => MediaType::Document,
+            Upload::Image(_) => MediaType::Image,
+        }
+    }
+
+    fn data(&self) -> &[u8] {
+        match self {
+            Upload::Document(d) => &d.data,
+            Upload::Image(i) => &i.data,
+        }
+    }
+}
+
 /// Why a download failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DownloadError {
@@ -101,7 +137,7 @@ pub(crate) struct MediaConn {
 pub(crate) struct PendingUpload {
     id: MessageId,
     chat: Jid,
-    upload: DocumentUpload,
+    upload: Upload,
 }
 
 /// What an HTTP exchange is for.
@@ -109,10 +145,11 @@ pub(crate) struct PendingUpload {
 pub(crate) enum HttpPurpose {
     Upload {
         pending: PendingUpload,
-        document: Box<Document>,
+        message: Box<Message>,
     },
     Download {
         media_key: [u8; 32],
+        media_type: MediaType,
         file_enc_sha256: Vec<u8>,
     },
 }
@@ -133,6 +170,27 @@ impl Client {
         &mut self,
         to: &Jid,
         upload: DocumentUpload,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<MessageId, ClientError> {
+        self.send_media(to, Upload::Document(upload), now, rng)
+    }
+
+    /// Sends an image, like [`send_document`](Self::send_document).
+    pub fn send_image(
+        &mut self,
+        to: &Jid,
+        upload: ImageUpload,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) -> Result<MessageId, ClientError> {
+        self.send_media(to, Upload::Image(upload), now, rng)
+    }
+
+    fn send_media(
+        &mut self,
+        to: &Jid,
+        upload: Upload,
         now: u64,
         rng: &mut impl CryptoRng,
     ) -> Result<MessageId, ClientError> {
@@ -161,22 +219,50 @@ impl Client {
     /// Downloads and opens a received document; the bytes arrive as
     /// [`Event::MediaDownloaded`]. Needs no connection.
     pub fn download_document(&mut self, document: &Document) -> Result<HttpRequestId, ClientError> {
-        let media_key: [u8; 32] = document
-            .media_key
-            .as_slice()
+        self.download(
+            MediaType::Document,
+            &document.media_key,
+            &document.url,
+            &document.direct_path,
+            &document.file_enc_sha256,
+        )
+    }
+
+    /// Downloads and opens a received image, like
+    /// [`download_document`](Self::download_document).
+    pub fn download_image(&mut self, image: &Image) -> Result<HttpRequestId, ClientError> {
+        self.download(
+            MediaType::Image,
+            &image.media_key,
+            &image.url,
+            &image.direct_path,
+            &image.file_enc_sha256,
+        )
+    }
+
+    fn download(
+        &mut self,
+        media_type: MediaType,
+        media_key: &[u8],
+        url: &str,
+        direct_path: &str,
+        file_enc_sha256: &[u8],
+    ) -> Result<HttpRequestId, ClientError> {
+        let media_key: [u8; 32] = media_key
             .try_into()
             .map_err(|_| ClientError::Download(DownloadError::NoMediaKey))?;
-        let url = if document.url.is_empty() {
-            format!("https://{DEFAULT_MEDIA_HOST}{}", document.direct_path)
+        let url = if url.is_empty() {
+            format!("https://{DEFAULT_MEDIA_HOST}{direct_path}")
         } else {
-            document.url.clone()
+            url.to_owned()
         };
         let id = self.next_http_id();
         self.http.insert(
             id,
             HttpPurpose::Download {
                 media_key,
-                file_enc_sha256: document.file_enc_sha256.clone(),
+                media_type,
+                file_enc_sha256: file_enc_sha256.to_vec(),
             },
         );
         self.outbox.push(Output::Http(HttpRequest {
@@ -211,13 +297,14 @@ impl Client {
         match purpose {
             HttpPurpose::Download {
                 media_key,
+                media_type,
                 file_enc_sha256,
             } => {
                 let result = response.map_err(DownloadError::Http).and_then(|blob| {
                     media::decrypt(
                         &blob,
                         &media_key,
-                        MediaType::Document,
+                        media_type,
                         (!file_enc_sha256.is_empty()).then_some(file_enc_sha256.as_slice()),
                     )
                     .map_err(DownloadError::from)
@@ -226,7 +313,7 @@ impl Client {
             }
             HttpPurpose::Upload {
                 pending,
-                mut document,
+                mut message,
             } => {
                 let paths = response.and_then(|body| {
                     let value: serde_json::Value =
@@ -244,10 +331,14 @@ impl Client {
                 });
                 match paths {
                     Ok((url, direct_path)) => {
-                        document.url = url;
-                        document.direct_path = direct_path;
-                        let message = Message::document(*document);
-                        self.start_send(pending.id, pending.chat, message, now, rng);
+                        if let Some(document) = message.document.as_mut() {
+                            document.url = url;
+                            document.direct_path = direct_path;
+                        } else if let Some(image) = message.image.as_mut() {
+                            image.url = url;
+                            image.direct_path = direct_path;
+                        }
+                        self.start_send(pending.id, pending.chat, *message, now, rng);
                     }
                     Err(error) => self.upload_failed(&pending, error),
                 }
@@ -277,35 +368,52 @@ impl Client {
     ) {
         let mut media_key = [0u8; 32];
         rng.fill_bytes(&mut media_key);
-        let sealed = media::encrypt(&pending.upload.data, &media_key, MediaType::Document);
+        let media_type = pending.upload.media_type();
+        let sealed = media::encrypt(pending.upload.data(), &media_key, media_type);
         use base64::Engine as _;
         let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sealed.file_enc_sha256);
         let url = format!(
             "{}://{}/mms/{}/{token}?auth={}&token={token}",
             scheme_for(&self.config.url),
             conn.host,
-            MediaType::Document.mms_type(),
+            media_type.mms_type(),
             conn.auth,
         );
-        let document = Document {
-            url: String::new(),
-            mimetype: pending.upload.mimetype.clone(),
-            title: pending.upload.file_name.clone(),
-            file_name: pending.upload.file_name.clone(),
-            caption: pending.upload.caption.clone(),
-            file_sha256: sealed.file_sha256.to_vec(),
-            file_enc_sha256: sealed.file_enc_sha256.to_vec(),
-            file_length: sealed.file_length,
-            media_key: media_key.to_vec(),
-            direct_path: String::new(),
-            media_key_timestamp: i64::try_from(now / 1000).unwrap_or(i64::MAX),
+        let media_key_timestamp = i64::try_from(now / 1000).unwrap_or(i64::MAX);
+        let message = match &pending.upload {
+            Upload::Document(upload) => Message::document(Document {
+                url: String::new(),
+                mimetype: upload.mimetype.clone(),
+                title: upload.file_name.clone(),
+                file_name: upload.file_name.clone(),
+                caption: upload.caption.clone(),
+                file_sha256: sealed.file_sha256.to_vec(),
+                file_enc_sha256: sealed.file_enc_sha256.to_vec(),
+                file_length: sealed.file_length,
+                media_key: media_key.to_vec(),
+                direct_path: String::new(),
+                media_key_timestamp,
+            }),
+            Upload::Image(upload) => Message::image(Image {
+                url: String::new(),
+                mimetype: upload.mimetype.clone(),
+                caption: upload.caption.clone(),
+                file_sha256: sealed.file_sha256.to_vec(),
+                file_enc_sha256: sealed.file_enc_sha256.to_vec(),
+                file_length: sealed.file_length,
+                media_key: media_key.to_vec(),
+                direct_path: String::new(),
+                media_key_timestamp,
+                width: upload.size.map(|(w, _)| w),
+                height: upload.size.map(|(_, h)| h),
+            }),
         };
         let id = self.next_http_id();
         self.http.insert(
             id,
             HttpPurpose::Upload {
                 pending,
-                document: Box::new(document),
+                message: Box::new(message),
             },
         );
         self.outbox.push(Output::Http(HttpRequest {

@@ -26,6 +26,8 @@ pub struct SimHarness {
     events: Option<Events>,
     /// Applied to every client's configuration.
     pub tweak: fn(&mut ClientConfig),
+    /// The phone that scans the QR codes (the default account when `None`).
+    pub scan_as: Option<String>,
 }
 
 impl SimHarness {
@@ -44,6 +46,21 @@ impl SimHarness {
             handle: None,
             events: None,
             tweak: |_| {},
+            scan_as: None,
+        }
+    }
+
+    /// Another client on the same simulator, linked to `phone`'s account.
+    pub fn another(&self, phone: &str, seed: u64) -> Self {
+        Self {
+            sim: self.sim.clone(),
+            store: Arc::new(FaultyStore::new(MemoryStore::new())),
+            clock: self.clock,
+            seed,
+            handle: None,
+            events: None,
+            tweak: self.tweak,
+            scan_as: Some(phone.to_owned()),
         }
     }
 
@@ -170,7 +187,7 @@ impl Harness for SimHarness {
     }
 
     fn scan(&mut self, qr: &str) {
-        self.sim.scan_qr(None, qr).unwrap();
+        self.sim.scan_qr(self.scan_as.as_deref(), qr).unwrap();
     }
 
     fn stream_error(&mut self, code: u16) {
