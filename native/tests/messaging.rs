@@ -117,6 +117,31 @@ async fn texts_from_a_contact_arrive_once_and_are_acknowledged() {
     );
     assert!(h.stored_records_in(Namespace::Sessions) >= 1);
     assert!(h.stored_records_in(Namespace::ProcessedMessages) >= 2);
+
+    // Both marked read with one receipt.
+    h.handle()
+        .mark_read(
+            &Jid::pn(ALICE),
+            None,
+            &[first.id.clone(), second.id.clone()],
+        )
+        .await
+        .unwrap();
+    h.sim
+        .wait_for_event(
+            0,
+            MINUTE,
+            "read receipt",
+            |e| matches!(e, SimEvent::Receipt(r) if r.id == second.id && r.kind == "read"),
+        )
+        .await
+        .unwrap();
+    let receipts = h.sim.receipts(ALICE);
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r.id == first.id && r.kind == "read")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -767,4 +792,23 @@ async fn two_engines_exchange_an_image_and_texts() {
     assert_eq!(message.chat, Jid::pn(ALICE));
     assert_eq!(text(&message), "nice photo");
     status(&mut alice, &reply, |s| *s == MessageStatus::Delivered).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_whose_records_cannot_be_stored_is_not_sent() {
+    let mut h = linked().await;
+    h.store.fail_commits_touching(Some(Namespace::Outbox));
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "never")
+        .await
+        .unwrap();
+    let failed = status(&mut h, &id, |s| matches!(s, MessageStatus::Failed(_))).await;
+    assert_eq!(failed, MessageStatus::Failed(SendFailure::NotStored));
+    h.store.heal();
+    h.wait_state(ConnectionState::Open, MINUTE).await.unwrap();
+    h.sleep(Duration::from_secs(5)).await;
+    assert!(h.sim.received(ALICE).is_empty(), "nothing left unstored");
+    let id = h.handle().send_text(&Jid::pn(ALICE), "now").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
 }

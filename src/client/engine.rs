@@ -558,11 +558,12 @@ impl Client {
                 }
                 // What was not stored must not stay in memory either.
                 self.records.roll_back();
-                self.awaiting_ack.clear();
                 if matches!(after, AfterCommit::UploadPreKeys { .. }) {
                     self.uploading_pre_keys = false;
                 }
-                self.outbox.drop_dependents();
+                let mut dropped = vec![after];
+                dropped.extend(self.outbox.drop_dependents());
+                self.unsent(dropped);
                 if self.state.has_socket() {
                     self.close(CloseCause::StoreFailed, true, now, rng);
                 }

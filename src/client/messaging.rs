@@ -137,6 +137,9 @@ pub enum SendFailure {
     /// The media upload failed.
     #[error("upload failed: {0}")]
     Upload(String),
+    /// Storing what the send needed failed; nothing was sent.
+    #[error("not stored, not sent")]
+    NotStored,
 }
 
 /// A status change of a sent message.
@@ -1643,6 +1646,34 @@ impl Client {
         let mut then = self.identity_events(&signal);
         then.push(Deferred::Send(stanza));
         self.persist_then(signal_changes(&signal), then);
+    }
+
+    /// Persists that failed or were dropped: the messages they would have
+    /// sent fail.
+    pub(crate) fn unsent(&mut self, dropped: Vec<AfterCommit>) {
+        for after in dropped {
+            let AfterCommit::Messaging(deferred) = after else {
+                continue;
+            };
+            for item in deferred {
+                let Deferred::Send(node) = item else {
+                    continue;
+                };
+                if node.tag != "message" {
+                    continue;
+                }
+                let Some(id) = node.str_attr("id") else {
+                    continue;
+                };
+                if let Some(chat) = self.awaiting_ack.remove(id) {
+                    self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
+                        id: id.to_owned(),
+                        chat,
+                        status: MessageStatus::Failed(SendFailure::NotStored),
+                    }));
+                }
+            }
+        }
     }
 
     /// A request a send waited for failed: the send fails.
