@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod faults;
+mod messaging;
 mod scenarios;
 
 use std::collections::BTreeMap;
