@@ -812,3 +812,39 @@ async fn a_send_whose_records_cannot_be_stored_is_not_sent() {
     let id = h.handle().send_text(&Jid::pn(ALICE), "now").await.unwrap();
     status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_group_member_that_cannot_decrypt_gets_it_again() {
+    let mut h = linked().await;
+    let group = group_of(&h, &[ME]);
+    h.sim
+        .set_behaviour(
+            ALICE,
+            ContactBehaviour {
+                corrupt_next: 1,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+    let id = h.handle().send_text(&group, "for the group").await.unwrap();
+    h.wait_event(MINUTE, &mut |e| {
+        matches!(e, Event::Receipt(r) if r.ids.contains(&id) && r.kind == ReceiptKind::Retry)
+    })
+    .await
+    .expect("a retry receipt");
+    h.sleep(Duration::from_secs(1)).await;
+    let got: Vec<_> = h
+        .sim
+        .received(ALICE)
+        .into_iter()
+        .filter(|m| m.id == id)
+        .collect();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].chat, group.to_string());
+    assert_eq!(got[0].text.as_deref(), Some("for the group"));
+    // The sender key goes to Alice again with the next message.
+    let next = h.handle().send_text(&group, "next").await.unwrap();
+    status(&mut h, &next, |s| *s == MessageStatus::Sent).await;
+    h.sleep(Duration::from_secs(1)).await;
+    assert!(h.sim.received(ALICE).iter().any(|m| m.id == next));
+}

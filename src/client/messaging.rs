@@ -1592,7 +1592,8 @@ impl Client {
             .and_then(|r| r.str_attr("count"))
             .unwrap_or("1")
             .to_owned();
-        let content = if device.user() == me.user() {
+        let group = entry.chat.is_group();
+        let content = if device.user() == me.user() && !group {
             original.sent_to(entry.chat.to_string())
         } else {
             original
@@ -1631,21 +1632,50 @@ impl Client {
         {
             children.push(Node::new("device-identity").bytes(account.encode_signed_identity(true)));
         }
-        let to = if device.device() == 0 && device.user() != me.user() {
-            device.to_non_ad()
+        let mut changes = signal_changes(&signal);
+        let stanza = if group {
+            // Pairwise inside the group stanza, to that device only. It did not
+            // get our sender key either: the next group send gives it again.
+            let holders: Vec<String> = self
+                .sender_key_memory(&entry.chat)
+                .iter()
+                .filter(|d| *d != device)
+                .map(Jid::to_string)
+                .collect();
+            changes.put(
+                Namespace::SenderKeyMemory,
+                entry.chat.to_string(),
+                holders.join(",").into_bytes(),
+            );
+            let (encs, rest): (Vec<Node>, Vec<Node>) =
+                children.into_iter().partition(|c| c.tag == "enc");
+            let mut grouped = vec![
+                Node::new("participants")
+                    .children([Node::new("to").attr("jid", device.clone()).children(encs)]),
+            ];
+            grouped.extend(rest);
+            Node::new("message")
+                .attr("id", id)
+                .attr("to", entry.chat.clone())
+                .attr("type", entry.kind.as_str())
+                .children(grouped)
         } else {
-            device.clone()
+            let to = if device.device() == 0 && device.user() != me.user() {
+                device.to_non_ad()
+            } else {
+                device.clone()
+            };
+            Node::new("message")
+                .attr("id", id)
+                .attr("to", to)
+                .attr("type", entry.kind.as_str())
+                .children(children)
         };
-        let stanza = Node::new("message")
-            .attr("id", id)
-            .attr("to", to)
-            .attr("type", entry.kind.as_str())
-            .children(children);
         self.stats.retries_answered = self.stats.retries_answered.saturating_add(1);
         let _ = (now, entry.at);
         let mut then = self.identity_events(&signal);
         then.push(Deferred::Send(stanza));
-        self.persist_then(signal_changes(&signal), then);
+        self.persist_then(changes, then);
     }
 
     /// Persists that failed or were dropped: the messages they would have
