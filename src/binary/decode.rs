@@ -189,10 +189,12 @@ struct Reader<'a> {
 type Result<T> = std::result::Result<T, DecodeError>;
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn remaining(&self) -> usize {
         self.data.len() - self.pos
     }
 
+    #[inline(always)]
     fn byte(&mut self, expected: &'static str) -> Result<u8> {
         let b = *self.data.get(self.pos).ok_or(DecodeError::UnexpectedEnd {
             offset: self.pos,
@@ -202,6 +204,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline(always)]
     fn array<const N: usize>(&mut self, expected: &'static str) -> Result<[u8; N]> {
         let bytes = self
             .data
@@ -215,11 +218,13 @@ impl<'a> Reader<'a> {
         Ok(bytes)
     }
 
+    #[inline(always)]
     fn u16(&mut self, expected: &'static str) -> Result<u16> {
         self.array(expected).map(u16::from_be_bytes)
     }
 
     /// `len` bytes whose length was declared at `offset`.
+    #[inline(always)]
     fn take(&mut self, len: usize, offset: usize, expected: &'static str) -> Result<&'a [u8]> {
         let remaining = self.remaining();
         let bytes = self
@@ -237,6 +242,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks a declared count of items, each at least `min_len` bytes long.
+    #[inline(always)]
     fn check_count(
         &self,
         count: usize,
@@ -257,6 +263,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A list size after its header byte, or `None` if `header` is no list header.
+    #[inline(always)]
     fn list_size(&mut self, header: u8, expected: &'static str) -> Result<Option<usize>> {
         Ok(Some(match header {
             tag::LIST_EMPTY => 0,
@@ -367,12 +374,14 @@ impl<'a> Reader<'a> {
         self.take(len, offset, expected).map(Some)
     }
 
+    #[inline(always)]
     fn string(&mut self, expected: &'static str) -> Result<Text> {
         let offset = self.pos;
         let header = self.byte(expected)?;
         self.string_after(header, offset, expected)
     }
 
+    #[inline(always)]
     fn value(&mut self, expected: &'static str) -> Result<Value> {
         let offset = self.pos;
         let header = self.byte(expected)?;

@@ -28,6 +28,7 @@ pub(crate) enum Token {
 }
 
 /// The string of a single-byte token (`1..=235`).
+#[inline(always)]
 pub(crate) fn single(index: u8) -> Option<&'static str> {
     match index {
         0 => None,
@@ -36,6 +37,7 @@ pub(crate) fn single(index: u8) -> Option<&'static str> {
 }
 
 /// The string of a double-byte token.
+#[inline(always)]
 pub(crate) fn double(dictionary: u8, index: u8) -> Option<&'static str> {
     DOUBLE_BYTE
         .get(usize::from(dictionary))
