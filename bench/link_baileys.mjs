@@ -8,15 +8,15 @@
 // reconnect → open: from creating a socket with the stored credentials to `open`.
 // Each figure is the median of `rounds` (default 5) runs, each with a fresh socket;
 // every link uses a fresh auth state, so the phone links a new companion each round.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 
-import makeWASocket, { Browsers, DisconnectReason, useMultiFileAuthState } from 'baileys';
+import makeWASocket, { DisconnectReason, useMultiFileAuthState } from 'baileys';
 import pino from 'pino';
+
+import { baileysOptions, controlApi, startSim } from '../tests/interop/sim.mjs';
 
 const require = createRequire(import.meta.url);
 const [simBin, outPath, roundsArg] = process.argv.slice(2);
@@ -28,30 +28,8 @@ const ROUNDS = Number(roundsArg ?? 5);
 const STEP_TIMEOUT_MS = 30_000;
 const logger = pino({ level: 'silent' });
 
-function startSim() {
-    const child = spawn(simBin, ['--port', '0', '--seed', '1', '--log', 'error'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return new Promise((resolvePromise, reject) => {
-        const timer = setTimeout(() => reject(new Error('wa-sim did not start')), STEP_TIMEOUT_MS);
-        child.on('exit', code => reject(new Error(`wa-sim exited early (${code})`)));
-        createInterface({ input: child.stdout }).on('line', line => {
-            const match = /^wa-sim listening ws=(\S+) root=[0-9a-f]{64} control=(\S+)$/.exec(line);
-            if (match) {
-                clearTimeout(timer);
-                resolvePromise({ child, ws: match[1], control: match[2] });
-            }
-        });
-    });
-}
-
 async function scan(sim, qr) {
-    const response = await fetch(`${sim.control}/scan-qr`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ qr }),
-    });
-    if (!response.ok) throw new Error(`scan-qr: ${response.status} ${await response.text()}`);
+    await controlApi(sim.control)('POST', '/scan-qr', { qr });
 }
 
 /** Opens a Baileys socket on `state`; resolves with it once `open`, scanning any QR. */
@@ -59,15 +37,7 @@ function openSocket(sim, state, saveCreds, marks) {
     return new Promise((resolvePromise, reject) => {
         const timer = setTimeout(() => reject(new Error('timed out waiting for open')), STEP_TIMEOUT_MS);
         const connect = () => {
-            const sock = makeWASocket({
-                waWebSocketUrl: sim.ws,
-                auth: state,
-                logger,
-                browser: Browsers.ubuntu('Chrome'),
-                markOnlineOnConnect: false,
-                syncFullHistory: false,
-                shouldSyncHistoryMessage: () => false,
-            });
+            const sock = makeWASocket(baileysOptions(sim.ws, state, logger));
             sock.ev.on('creds.update', saveCreds);
             sock.ev.on('connection.update', update => {
                 if (update.qr && marks.qrAt === undefined) {
@@ -91,7 +61,9 @@ function openSocket(sim, state, saveCreds, marks) {
 }
 
 const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const sim = await startSim();
+const sim = await startSim(simBin, ['--port', '0', '--seed', '1', '--log', 'error'], {
+    timeoutMs: STEP_TIMEOUT_MS,
+});
 const link = [];
 const reconnect = [];
 try {

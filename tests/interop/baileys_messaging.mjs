@@ -17,7 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import makeWASocket, {
-    Browsers,
     DisconnectReason,
     downloadEncryptedContent,
     generateWAMessage,
@@ -26,20 +25,14 @@ import makeWASocket, {
 } from 'baileys';
 import pino from 'pino';
 
+import { baileysOptions, controlApi } from './sim.mjs';
+
 const { WA_SIM_WS: ws, WA_SIM_CONTROL: controlUrl, WA_ME: me, WA_CONTACT: contact, WA_PDF: pdfPath } =
     process.env;
 const logger = pino({ level: 'warn' }, pino.destination(2));
 const say = line => process.stdout.write(`${line}\n`);
 
-async function control(method, path, body) {
-    const response = await fetch(`${controlUrl}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
-    return response.json();
-}
+const control = controlApi(controlUrl);
 
 // Baileys' own uploader hard-codes https; the simulator serves plain http on loopback.
 async function uploadToSim(filePath, { mediaType, fileEncSha256B64 }) {
@@ -77,15 +70,7 @@ let announced = false;
 const seen = new Set();
 
 const connect = () => {
-    sock = makeWASocket({
-        waWebSocketUrl: ws,
-        auth: state,
-        logger,
-        browser: Browsers.ubuntu('Chrome'),
-        markOnlineOnConnect: false,
-        syncFullHistory: false,
-        shouldSyncHistoryMessage: () => false,
-    });
+    sock = makeWASocket(baileysOptions(ws, state, logger));
     sock.ev.on('creds.update', saveCreds);
     sock.ev.on('connection.update', async update => {
         if (update.qr) await control('POST', '/scan-qr', { qr: update.qr, phone: contact });

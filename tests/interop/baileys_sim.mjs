@@ -7,16 +7,16 @@
 // Usage: node --test --test-force-exit tests/interop/baileys_sim.mjs   (WA_SIM_BIN = path of the wa-sim binary)
 // Run by `cargo test -p wa-sim --test baileys`, which builds the binary and sets WA_SIM_BIN.
 
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import makeWASocket, { Browsers, DisconnectReason, useMultiFileAuthState } from 'baileys';
+import makeWASocket, { DisconnectReason, useMultiFileAuthState } from 'baileys';
 import pino from 'pino';
+
+import { baileysOptions, controlApi, startSim } from './sim.mjs';
 
 const ME = '15550001000';
 const ALICE = '15550001001';
@@ -25,37 +25,16 @@ const STEP_TIMEOUT_MS = 60_000;
 
 const logger = pino({ level: 'warn' });
 
-/** Starts wa-sim on a free port and resolves with its banner fields. */
-function startSim() {
+function startWaSim() {
     const bin = process.env.WA_SIM_BIN;
     assert.ok(bin, 'WA_SIM_BIN must name the wa-sim binary');
-    const child = spawn(bin, ['--port', '0', '--seed', '42', '--log', process.env.WA_SIM_LOG ?? 'warn'], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('wa-sim did not start')), STEP_TIMEOUT_MS);
-        child.on('exit', code => reject(new Error(`wa-sim exited early (${code})`)));
-        createInterface({ input: child.stdout }).on('line', line => {
-            const match = /^wa-sim listening ws=(\S+) root=([0-9a-f]{64}) control=(\S+)$/.exec(line);
-            if (match) {
-                clearTimeout(timer);
-                resolve({ child, ws: match[1], root: match[2], control: match[3] });
-            }
-        });
+    return startSim(bin, ['--port', '0', '--seed', '42', '--log', process.env.WA_SIM_LOG ?? 'warn'], {
+        timeoutMs: STEP_TIMEOUT_MS,
     });
 }
 
 async function control(sim, method, path, body) {
-    const response = await fetch(`${sim.control}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await response.json();
-    if (!response.ok) {
-        throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    }
-    return json;
+    return controlApi(sim.control)(method, path, body);
 }
 
 function withTimeout(promise, what) {
@@ -79,7 +58,7 @@ async function waitFor(what, check) {
 }
 
 test('Baileys links to wa-sim by QR, restarts after 515, sends and receives', async t => {
-    const sim = await startSim();
+    const sim = await startWaSim();
     const authDir = mkdtempSync(join(tmpdir(), 'baileys-sim-'));
     t.after(() => {
         sim.child.kill();
@@ -92,15 +71,7 @@ test('Baileys links to wa-sim by QR, restarts after 515, sends and receives', as
     let onOpen;
     const opened = new Promise(resolve => (onOpen = resolve));
     const connect = () => {
-        sock = makeWASocket({
-            waWebSocketUrl: sim.ws,
-            auth: state,
-            logger,
-            browser: Browsers.ubuntu('Chrome'),
-            markOnlineOnConnect: false,
-            syncFullHistory: false,
-            shouldSyncHistoryMessage: () => false,
-        });
+        sock = makeWASocket(baileysOptions(sim.ws, state, logger));
         sock.ev.on('creds.update', saveCreds);
         sock.ev.on('messages.upsert', ({ messages }) => {
             for (const message of messages) {
