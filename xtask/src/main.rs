@@ -1,6 +1,9 @@
 //! `cargo xtask`: the project's two README commands and the developer tasks.
 //!
-//! - `cargo xtask demo`  — installs what is missing, builds the wasm package and runs the demo.
+//! - `cargo xtask demo`  — installs what is missing, builds the wasm package, starts wa-sim and
+//!   serves the demo page.
+//! - `cargo xtask package` — only builds the npm package (web + bundler) and reports its size.
+//! - `cargo xtask playwright [--no-build]` — only the Playwright run of the demo.
 //! - `cargo xtask test`  — installs what is missing and runs every check and test suite.
 //! - `cargo xtask bench` — runs the benchmarks.
 //! - `cargo xtask fuzz [SECONDS]` — runs every fuzz target (nightly toolchain, installed on demand).
@@ -21,6 +24,8 @@ fn main() -> ExitCode {
         Some("setup") => setup::run(),
         Some("test") => test::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("package") => demo::package(&args[1..]),
+        Some("playwright") => demo::playwright_task(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("help" | "--help" | "-h") | None => {
@@ -43,7 +48,11 @@ fn print_help() {
         "usage: cargo xtask <task>
 
 tasks:
-  demo            install what is missing, build the wasm package, start the demo
+  demo [--port N] [--sim-port N] [--fresh]
+                  install what is missing, build the npm package, start wa-sim, serve the demo
+  package         build the npm package (web + bundler targets) and report its size
+  playwright [--no-build]
+                  run only the demo end to end in headless Chromium (part of `test`)
   test            install what is missing, run every check and test suite
   bench           run the benchmarks
   fuzz [SECONDS]  run every fuzz target for SECONDS each (default 300)

@@ -1,7 +1,7 @@
 //! Installs what the build and tests need, only when it is missing:
 //! the wasm32 target, rustfmt/clippy, pinned wasm-pack and wasm-bindgen-cli
 //! (built from crates.io into `~/.cargo/bin`, so later runs reuse them),
-//! Debian's chromium and chromium-driver, and the npm dev packages.
+//! Debian's chromium, chromium-driver and nginx (the relay test), and the npm dev packages.
 
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +13,7 @@ use crate::util::{exec, locked_version, output_line, root, step};
 const WASM_PACK_VERSION: &str = "0.15.1";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+pub const NGINX: &str = "/usr/sbin/nginx";
 
 pub fn run() -> Result<(), String> {
     step("setup: checking the toolchain");
@@ -58,10 +59,13 @@ fn output_line_all(program: &str, args: &[&str]) -> Vec<String> {
 }
 
 fn chromium() -> Result<(), String> {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+    if [CHROMIUM, CHROMEDRIVER, NGINX]
+        .iter()
+        .all(|path| Path::new(path).exists())
+    {
         return Ok(());
     }
-    println!("setup: installing Debian's chromium and chromium-driver");
+    println!("setup: installing Debian's chromium, chromium-driver and nginx");
     let is_root = output_line("id", &["-u"]).is_some_and(|uid| uid == "0");
     let apt = |args: &[&str]| {
         let mut cmd = if is_root {
@@ -81,6 +85,7 @@ fn chromium() -> Result<(), String> {
         "-qq",
         "chromium",
         "chromium-driver",
+        "nginx",
     ]))
 }
 

@@ -92,6 +92,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
     step("size budget (release wasm)");
     size_budget(&root, &path)?;
 
+    tally_or_fail(&mut tally, crate::demo::playwright())?;
+
     println!("\nall checks passed");
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
