@@ -61,6 +61,34 @@ pub struct Document {
     pub media_key_timestamp: i64,
 }
 
+/// An image message; the blob travels encrypted through the media servers like a
+/// document's.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Image {
+    /// Download URL (may be empty when `direct_path` is set).
+    pub url: String,
+    /// MIME type, e.g. `image/jpeg`.
+    pub mimetype: String,
+    /// Caption, if any.
+    pub caption: Option<String>,
+    /// SHA-256 of the plaintext image.
+    pub file_sha256: Vec<u8>,
+    /// SHA-256 of the encrypted blob (ciphertext and MAC).
+    pub file_enc_sha256: Vec<u8>,
+    /// Plaintext length in bytes.
+    pub file_length: u64,
+    /// The 32-byte media key.
+    pub media_key: Vec<u8>,
+    /// Path of the blob on the media host.
+    pub direct_path: String,
+    /// When the media key was made (unix seconds).
+    pub media_key_timestamp: i64,
+    /// Width in pixels, when known.
+    pub width: Option<u32>,
+    /// Height in pixels, when known.
+    pub height: Option<u32>,
+}
+
 /// A sender key distribution for a group, sent pairwise before the group ciphertext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SenderKeyDistribution {
@@ -87,12 +115,14 @@ pub struct Message {
     pub text: Option<String>,
     /// A document.
     pub document: Option<Document>,
+    /// An image.
+    pub image: Option<Image>,
     /// A sender key distribution.
     pub sender_key_distribution: Option<SenderKeyDistribution>,
     /// The wrapper for our own other devices.
     pub device_sent: Option<DeviceSent>,
     /// Whether the message held other content this view does not model (a protocol
-    /// message, an image, a reaction, …).
+    /// message, audio, a reaction, …).
     pub has_other_content: bool,
 }
 
@@ -101,6 +131,14 @@ impl Message {
     pub fn text(text: impl Into<String>) -> Message {
         Message {
             text: Some(text.into()),
+            ..Message::default()
+        }
+    }
+
+    /// An image message.
+    pub fn image(image: Image) -> Message {
+        Message {
+            image: Some(image),
             ..Message::default()
         }
     }
@@ -164,6 +202,22 @@ fn to_proto(message: &Message) -> pb::Message {
                 ..pb::DocumentMessage::default()
             })
         }),
+        image_message: message.image.as_ref().map(|i| {
+            Box::new(pb::ImageMessage {
+                url: Some(i.url.clone()),
+                mimetype: Some(i.mimetype.clone()),
+                caption: i.caption.clone(),
+                file_sha256: Some(i.file_sha256.clone()),
+                file_length: Some(i.file_length),
+                height: i.height,
+                width: i.width,
+                media_key: Some(i.media_key.clone()),
+                file_enc_sha256: Some(i.file_enc_sha256.clone()),
+                direct_path: Some(i.direct_path.clone()),
+                media_key_timestamp: Some(i.media_key_timestamp),
+                ..pb::ImageMessage::default()
+            })
+        }),
         sender_key_distribution_message: message.sender_key_distribution.as_ref().map(|s| {
             pb::SenderKeyDistributionMessage {
                 group_id: Some(s.group_id.clone()),
@@ -207,8 +261,7 @@ fn from_proto(message: pb::Message) -> Message {
             .and_then(|w| w.message.as_ref())
             .and_then(|m| m.document_message.clone())
     });
-    let has_other_content = image_message.is_some()
-        || audio_message.is_some()
+    let has_other_content = audio_message.is_some()
         || video_message.is_some()
         || protocol_message.is_some()
         || view_once_message.is_some()
@@ -230,6 +283,19 @@ fn from_proto(message: pb::Message) -> Message {
             media_key: d.media_key.unwrap_or_default(),
             direct_path: d.direct_path.unwrap_or_default(),
             media_key_timestamp: d.media_key_timestamp.unwrap_or(0),
+        }),
+        image: image_message.map(|i| Image {
+            url: i.url.unwrap_or_default(),
+            mimetype: i.mimetype.unwrap_or_default(),
+            caption: i.caption,
+            file_sha256: i.file_sha256.unwrap_or_default(),
+            file_enc_sha256: i.file_enc_sha256.unwrap_or_default(),
+            file_length: i.file_length.unwrap_or(0),
+            media_key: i.media_key.unwrap_or_default(),
+            direct_path: i.direct_path.unwrap_or_default(),
+            media_key_timestamp: i.media_key_timestamp.unwrap_or(0),
+            width: i.width,
+            height: i.height,
         }),
         sender_key_distribution: sender_key_distribution_message.map(|s| SenderKeyDistribution {
             group_id: s.group_id.unwrap_or_default(),

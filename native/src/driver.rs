@@ -5,13 +5,19 @@ use core::time::Duration;
 
 use rand::CryptoRng;
 use tokio::sync::{mpsc, oneshot};
+use wa_wasm::binary::Jid;
 use wa_wasm::binary::Node;
 use wa_wasm::client::policy::{TransportClose, TransportCloseKind};
-use wa_wasm::client::{Client, ClientConfig, ClientError, Event, Output, QueryId, Status};
+use wa_wasm::client::{
+    Client, ClientConfig, ClientError, DocumentUpload, Event, HttpRequestId, ImageUpload,
+    MessageId, Output, QueryId, Status, load_records,
+};
+use wa_wasm::message::{Document, Image, Message};
 use wa_wasm::store::{LoadedAuth, Store};
 
 use crate::clock::Clock;
 use crate::connection::{Connection, Connector};
+use crate::http::{HttpTransport, HyperHttp};
 
 /// The driver is gone (its task ended or panicked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +32,40 @@ enum Command {
     PairingCode(String, oneshot::Sender<Result<(), ClientError>>),
     Query(Node, oneshot::Sender<Result<QueryId, ClientError>>),
     Status(oneshot::Sender<Status>),
+    SendText(Jid, String, oneshot::Sender<Result<MessageId, ClientError>>),
+    SendMessage(
+        Jid,
+        Box<Message>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    MarkRead(ReadMark, oneshot::Sender<Result<(), ClientError>>),
+    OnWhatsApp(Vec<String>, oneshot::Sender<Result<QueryId, ClientError>>),
+    ParseRecipient(String, oneshot::Sender<Result<Jid, ClientError>>),
+    Groups(oneshot::Sender<Result<QueryId, ClientError>>),
+    SendImage(
+        Jid,
+        Box<ImageUpload>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    DownloadImage(
+        Box<Image>,
+        oneshot::Sender<Result<HttpRequestId, ClientError>>,
+    ),
+    SendDocument(
+        Jid,
+        Box<DocumentUpload>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    Download(
+        Box<Document>,
+        oneshot::Sender<Result<HttpRequestId, ClientError>>,
+    ),
+}
+
+struct ReadMark {
+    chat: Jid,
+    sender: Option<Jid>,
+    ids: Vec<MessageId>,
 }
 
 /// Sends commands to a running [`Driver`]. Cheap to clone; the driver stops
@@ -92,6 +132,107 @@ impl Handle {
     pub async fn status(&self) -> Result<Status, DriverStopped> {
         self.ask(Command::Status).await
     }
+
+    /// [`Client::send_text`]; the status arrives as [`Event::MessageStatus`].
+    pub async fn send_text(&self, to: &Jid, text: &str) -> Result<MessageId, ClientError> {
+        let (to, text) = (to.clone(), text.to_owned());
+        self.ask(|tx| Command::SendText(to, text, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::send_message`].
+    pub async fn send_message(&self, to: &Jid, message: Message) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendMessage(to, Box::new(message), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::mark_read`].
+    pub async fn mark_read(
+        &self,
+        chat: &Jid,
+        sender: Option<&Jid>,
+        ids: &[MessageId],
+    ) -> Result<(), ClientError> {
+        let mark = ReadMark {
+            chat: chat.clone(),
+            sender: sender.cloned(),
+            ids: ids.to_vec(),
+        };
+        self.ask(|tx| Command::MarkRead(mark, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::send_document`].
+    pub async fn send_document(
+        &self,
+        to: &Jid,
+        upload: DocumentUpload,
+    ) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendDocument(to, Box::new(upload), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::download_document`]; the file arrives as [`Event::MediaDownloaded`].
+    pub async fn download_document(
+        &self,
+        document: &Document,
+    ) -> Result<HttpRequestId, ClientError> {
+        let document = Box::new(document.clone());
+        self.ask(|tx| Command::Download(document, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::send_image`].
+    pub async fn send_image(
+        &self,
+        to: &Jid,
+        upload: ImageUpload,
+    ) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendImage(to, Box::new(upload), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::download_image`]; the file arrives as [`Event::MediaDownloaded`].
+    pub async fn download_image(&self, image: &Image) -> Result<HttpRequestId, ClientError> {
+        let image = Box::new(image.clone());
+        self.ask(|tx| Command::DownloadImage(image, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::groups`]; the answer arrives as [`Event::Groups`].
+    pub async fn groups(&self) -> Result<QueryId, ClientError> {
+        self.ask(Command::Groups).await.unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::parse_recipient`].
+    pub async fn parse_recipient(&self, input: &str) -> Result<Jid, ClientError> {
+        let input = input.to_owned();
+        self.ask(|tx| Command::ParseRecipient(input, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::is_on_whatsapp`]; the answer arrives as [`Event::OnWhatsApp`].
+    pub async fn is_on_whatsapp(&self, phones: &[&str]) -> Result<QueryId, ClientError> {
+        let phones = phones.iter().map(|p| (*p).to_owned()).collect();
+        self.ask(|tx| Command::OnWhatsApp(phones, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+}
+
+fn stopped() -> ClientError {
+    ClientError::Send("the driver has stopped".into())
 }
 
 /// The engine's events, in order.
@@ -144,6 +285,15 @@ pub struct Driver<S, C, R> {
     connection: Option<Connection>,
     commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<Event>,
+    http: Transport,
+}
+
+struct Transport(Box<dyn HttpTransport>);
+
+impl core::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("HttpTransport")
+    }
 }
 
 impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
@@ -168,6 +318,7 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             connection: None,
             commands: command_rx,
             events: event_tx,
+            http: Transport(Box::new(HyperHttp)),
         };
         (
             driver,
@@ -178,8 +329,22 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
         )
     }
 
-    /// Runs until every [`Handle`] is dropped; returns the store.
+    /// Uses `http` for media transfers instead of [`HyperHttp`].
+    pub fn with_http(mut self, http: impl HttpTransport + 'static) -> Self {
+        self.http = Transport(Box::new(http));
+        self
+    }
+
+    /// Loads the messaging records from the store, then runs until every
+    /// [`Handle`] is dropped; returns the store.
     pub async fn run(mut self) -> S {
+        match load_records(&self.store).await {
+            Ok(records) => self.client.restore(records),
+            Err(error) => {
+                tracing::warn!(%error, "messaging records not loaded");
+                let _ = self.events.send(Event::StoreFailed { error });
+            }
+        }
         loop {
             self.flush().await;
             let deadline = self
@@ -255,6 +420,40 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             Command::Status(reply) => {
                 let _ = reply.send(self.client.status());
             }
+            Command::SendText(to, text, reply) => {
+                let _ = reply.send(self.client.send_text(&to, &text, now, rng));
+            }
+            Command::SendMessage(to, message, reply) => {
+                let _ = reply.send(self.client.send_message(&to, *message, now, rng));
+            }
+            Command::MarkRead(mark, reply) => {
+                let result =
+                    self.client
+                        .mark_read(&mark.chat, mark.sender.as_ref(), &mark.ids, now, rng);
+                let _ = reply.send(result);
+            }
+            Command::SendDocument(to, upload, reply) => {
+                let _ = reply.send(self.client.send_document(&to, *upload, now, rng));
+            }
+            Command::Download(document, reply) => {
+                let _ = reply.send(self.client.download_document(&document));
+            }
+            Command::SendImage(to, upload, reply) => {
+                let _ = reply.send(self.client.send_image(&to, *upload, now, rng));
+            }
+            Command::DownloadImage(image, reply) => {
+                let _ = reply.send(self.client.download_image(&image));
+            }
+            Command::Groups(reply) => {
+                let _ = reply.send(self.client.groups(now, rng));
+            }
+            Command::ParseRecipient(input, reply) => {
+                let _ = reply.send(self.client.parse_recipient(&input));
+            }
+            Command::OnWhatsApp(phones, reply) => {
+                let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+                let _ = reply.send(self.client.is_on_whatsapp(&phones, now, rng));
+            }
         }
     }
 
@@ -300,6 +499,14 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
                 }
                 Output::Event(event) => {
                     let _ = self.events.send(event);
+                }
+                Output::Http(request) => {
+                    // Done in line: media transfers are rare next to messages.
+                    let id = request.id;
+                    let response = self.http.0.request(request).await;
+                    let now = self.clock.now_ms();
+                    self.client
+                        .handle_http_response(id, response, now, &mut self.rng);
                 }
             }
         }

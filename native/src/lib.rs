@@ -4,7 +4,7 @@
 //!
 //! Owns the I/O the engine leaves out: sockets ([`Connection`], opened by a
 //! [`Connector`]: WebSocket with [`WsConnector`], or an in-memory link for
-//! tests), time ([`Clock`], which follows tokio's clock so paused-time tests
+//! tests), HTTP for media ([`HttpTransport`], [`HyperHttp`]), time ([`Clock`], which follows tokio's clock so paused-time tests
 //! run in virtual time), storage (any [`wa_wasm::store::Store`]) and the
 //! [`Driver`] loop that moves the engine's outputs in order. Applications talk
 //! to a running driver through a [`Handle`] and read [`Event`]s from an
@@ -32,8 +32,10 @@
 mod clock;
 mod connection;
 mod driver;
+mod http;
 
 pub use clock::Clock;
 pub use connection::{ConnectError, Connection, Connector, WsConnector};
 pub use driver::{Driver, DriverStopped, Events, Handle};
+pub use http::{HttpFuture, HttpTransport, HyperHttp};
 pub use wa_wasm::client::Event;

@@ -13,16 +13,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine as _;
-use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use futures_util::{SinkExt, StreamExt};
-use rand_core::Rng;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tower_http::cors::CorsLayer;
-use wa_wasm::media::MediaType;
 
 use crate::api::{ContactBehaviour, FaultRequest, NewAccount, NewGroup, SendRequest};
 use crate::conn;
@@ -38,7 +33,7 @@ POST /control/accounts                  {phone?, name?, devices?} -> account
 GET  /control/accounts/{phone}          one account
 GET  /control/accounts/{phone}/received messages its simulated devices decrypted
 GET  /control/accounts/{phone}/receipts receipts clients sent for its messages
-POST /control/accounts/{phone}/behaviour {drop_next?, corrupt_next?, auto_read?}
+POST /control/accounts/{phone}/behaviour {drop_next?, corrupt_next?, corrupt_outgoing_next?, auto_read?}
 GET  /control/connections               live connections
 GET  /control/pairings                  registration connections and their QR refs
 POST /control/scan-qr                   {qr, phone?} the phone scans a QR string
@@ -286,35 +281,13 @@ async fn upload(
     Query(query): Query<UploadQuery>,
     body: Bytes,
 ) -> Result<impl IntoResponse, SimError> {
-    if query.auth.as_deref().is_none_or(str::is_empty) {
-        return Err(SimError::BadRequest("missing auth".to_owned()));
-    }
-    if MediaType::from_mms_type(&kind).is_none() && kind != "thumbnail-link" {
-        return Err(SimError::BadRequest(format!("unknown media type {kind}")));
-    }
-    let hash = Sha256::digest(&body);
-    let trimmed = token.trim_end_matches('=');
-    let matches = URL_SAFE_NO_PAD.encode(hash) == trimmed || URL_SAFE.encode(hash) == token;
-    if !matches {
-        return Err(SimError::BadRequest(
-            "token is not the base64url SHA-256 of the body".to_owned(),
-        ));
-    }
-    let shared = sim.shared().clone();
-    let mut world = shared.lock();
-    let mut id = [0u8; 16];
-    world.rng.fill_bytes(&mut id);
-    let id = hex::encode(id);
-    let direct_path = format!("/v/t62.7119-24/{id}?ccb=11-4");
-    let url = format!("http://{}{}", world.media_host, direct_path);
-    world.media.insert(id, body.to_vec());
-    world.dirty = true;
+    let (url, direct_path) =
+        sim.upload_media(&kind, &token, query.auth.as_deref(), body.to_vec())?;
     Ok(Json(json!({ "url": url, "direct_path": direct_path })))
 }
 
 async fn download(State(sim): State<Sim>, Path(path): Path<String>) -> Response {
-    let id = path.rsplit('/').next().unwrap_or_default();
-    let blob = sim.shared().lock().media.get(id).cloned();
+    let blob = sim.download_media(&path);
     match blob {
         Some(blob) => (StatusCode::OK, blob).into_response(),
         None => (StatusCode::NOT_FOUND, "no such media").into_response(),

@@ -445,6 +445,76 @@ impl Sim {
         Ok(())
     }
 
+    /// `phone` re-installs WhatsApp: its phone gets a new identity and no
+    /// sessions, and its other simulated devices are gone.
+    pub fn reinstall(&self, phone: &str) -> Result<(), SimError> {
+        let mut world = self.shared.lock();
+        let now = world.now();
+        let store = crate::store::DeviceStore::generate(now, &mut world.rng);
+        let account = world
+            .accounts
+            .get_mut(phone)
+            .ok_or_else(|| SimError::NotFound(format!("account {phone}")))?;
+        account
+            .devices
+            .retain(|&device, d| device == 0 || !matches!(d, crate::world::Device::Sim(_)));
+        account.devices.insert(
+            0,
+            crate::world::Device::Sim(Box::new(crate::world::SimDevice {
+                store,
+                adv: None,
+                key_index: 0,
+                sender_key_sent: std::collections::BTreeSet::new(),
+            })),
+        );
+        world.dirty = true;
+        Ok(())
+    }
+
+    /// Stores an uploaded media blob (what `POST /mms/<type>/<token>` does):
+    /// checks the type, the auth and that `token` is the base64url SHA-256 of
+    /// the blob; returns the download URL and direct path.
+    pub fn upload_media(
+        &self,
+        kind: &str,
+        token: &str,
+        auth: Option<&str>,
+        blob: Vec<u8>,
+    ) -> Result<(String, String), SimError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+        use sha2::Digest as _;
+        if auth.is_none_or(str::is_empty) {
+            return Err(SimError::BadRequest("missing auth".to_owned()));
+        }
+        if wa_wasm::media::MediaType::from_mms_type(kind).is_none() && kind != "thumbnail-link" {
+            return Err(SimError::BadRequest(format!("unknown media type {kind}")));
+        }
+        let hash = sha2::Sha256::digest(&blob);
+        let trimmed = token.trim_end_matches('=');
+        if URL_SAFE_NO_PAD.encode(hash) != trimmed && URL_SAFE.encode(hash) != token {
+            return Err(SimError::BadRequest(
+                "token is not the base64url SHA-256 of the body".to_owned(),
+            ));
+        }
+        let mut world = self.shared.lock();
+        let mut id = [0u8; 16];
+        rand_core::Rng::fill_bytes(&mut world.rng, &mut id);
+        let id = hex::encode(id);
+        let direct_path = format!("/v/t62.7119-24/{id}?ccb=11-4");
+        let url = format!("http://{}{}", world.media_host, direct_path);
+        world.media.insert(id, blob);
+        world.dirty = true;
+        Ok((url, direct_path))
+    }
+
+    /// A stored media blob by its download path (`/v/…/<id>`, query ignored).
+    pub fn download_media(&self, path: &str) -> Option<Vec<u8>> {
+        let path = path.split('?').next().unwrap_or_default();
+        let id = path.rsplit('/').next().unwrap_or_default();
+        self.shared.lock().media.get(id).cloned()
+    }
+
     /// Creates a group.
     pub fn create_group(&self, request: NewGroup) -> Result<GroupInfo, SimError> {
         let mut world = self.shared.lock();

@@ -4,7 +4,10 @@
 use core::fmt;
 
 use super::iq::{IqError, QueryId};
+use super::messaging::{GroupInfo, IncomingMessage, MessageStatusUpdate, OnWhatsApp, Receipt};
 use super::policy::{CloseCause, Disposition, RetryReason, StopKind};
+use super::transfer::{DownloadError, HttpRequest, HttpRequestId};
+use crate::binary::Jid;
 use crate::binary::Node;
 use crate::pairing::PairingError;
 use crate::store::{Changes, StoreError};
@@ -35,6 +38,10 @@ pub enum Output {
     Wipe,
     /// Tell the application.
     Event(Event),
+    /// Make this HTTP exchange (media upload or download), then report it
+    /// with [`super::Client::handle_http_response`]. Independent of the
+    /// barrier: it may run while other outputs are handled.
+    Http(HttpRequest),
 }
 
 /// The connection states an application sees.
@@ -254,6 +261,40 @@ pub enum Event {
         /// The error the shell reported.
         error: StoreError,
     },
+    /// A message arrived (decrypted, stored, acknowledged).
+    Message(Box<IncomingMessage>),
+    /// A contact's device acknowledged one of our messages (or our own
+    /// device reported reading one of theirs).
+    Receipt(Receipt),
+    /// The status of a message we sent changed.
+    MessageStatus(MessageStatusUpdate),
+    /// The answer to [`super::Client::is_on_whatsapp`].
+    OnWhatsApp {
+        /// The query.
+        id: QueryId,
+        /// One entry per number asked about, or why there is none.
+        result: Result<Vec<OnWhatsApp>, IqError>,
+    },
+    /// The answer to [`super::Client::groups`].
+    Groups {
+        /// The query.
+        id: QueryId,
+        /// The groups, or why there are none.
+        result: Result<Vec<GroupInfo>, IqError>,
+    },
+    /// The answer to [`super::Client::download_document`].
+    MediaDownloaded {
+        /// The download.
+        id: HttpRequestId,
+        /// The opened file, or why not.
+        result: Result<Vec<u8>, DownloadError>,
+    },
+    /// A contact's device presented a new identity key (re-installed); the
+    /// new key is trusted and its old session archived.
+    IdentityChanged {
+        /// The device, as a JID.
+        jid: Jid,
+    },
 }
 
 /// A reconnect that is scheduled.
@@ -285,6 +326,12 @@ pub struct Stats {
     pub messages_in: u64,
     /// `message` stanzas sent.
     pub messages_out: u64,
+    /// Incoming messages that could not be decrypted (a retry receipt was sent).
+    pub retries_sent: u64,
+    /// Retry receipts from other devices answered by re-encrypting.
+    pub retries_answered: u64,
+    /// Incoming messages recognised as already processed.
+    pub duplicates: u64,
     /// When anything was last received or sent, unix milliseconds.
     pub last_activity: Option<u64>,
 }

@@ -38,6 +38,27 @@ pub(crate) enum Purpose {
     Logout,
     /// An application query.
     Query(QueryId),
+    /// Device lists for a message being sent.
+    DeviceList(Box<super::messaging::PendingSend>),
+    /// Pre-key bundles for a message being sent.
+    KeyBundles(Box<super::messaging::PendingSend>),
+    /// `is_on_whatsapp` for these numbers.
+    OnWhatsApp { id: QueryId, phones: Vec<String> },
+    /// Upload credentials for waiting documents.
+    MediaConn,
+    /// A group's members, for a message being sent to it.
+    GroupMembers(Box<super::messaging::PendingSend>),
+    /// The groups we are in.
+    Groups(QueryId),
+}
+
+/// What waits for a messaging commit.
+#[derive(Debug)]
+pub(crate) enum Deferred {
+    /// Send this node.
+    Send(Node),
+    /// Tell the application.
+    Event(super::event::Event),
 }
 
 /// What to do once a [`Output::Persist`] is committed.
@@ -58,6 +79,8 @@ pub(crate) enum AfterCommit {
         count: u32,
         next_unuploaded: u32,
     },
+    /// Messaging records are stored: send and report what depended on them.
+    Messaging(Vec<Deferred>),
     /// The store was wiped.
     Wiped,
 }
@@ -118,16 +141,16 @@ impl Outbox {
     }
 
     /// After a failed commit: drops every queued send and persist (they may
-    /// depend on what was not stored), keeping events, socket commands and wipes.
-    pub(crate) fn drop_dependents(&mut self) {
+    /// depend on what was not stored), keeping events, socket commands, HTTP
+    /// requests and wipes. Returns the continuations of the dropped persists.
+    pub(crate) fn drop_dependents(&mut self) -> Vec<AfterCommit> {
         let mut commits = std::mem::take(&mut self.commits).into_iter();
+        let mut dropped = Vec::new();
         let mut kept = VecDeque::with_capacity(self.queue.len());
         for output in self.queue.drain(..) {
             match output {
                 Output::Send(_) => {}
-                Output::Persist(_) => {
-                    commits.next();
-                }
+                Output::Persist(_) => dropped.extend(commits.next()),
                 Output::Wipe => {
                     if let Some(after) = commits.next() {
                         self.commits.push_back(after);
@@ -138,6 +161,7 @@ impl Outbox {
             }
         }
         self.queue = kept;
+        dropped
     }
 
     #[cfg(test)]
@@ -409,7 +433,8 @@ mod tests {
         assert_eq!(outbox.poll(), Some(Output::Persist(persist(1))));
         assert!(outbox.answered().is_some());
         // Pretend the first failed: what follows is pruned.
-        outbox.drop_dependents();
+        let dropped = outbox.drop_dependents();
+        assert_eq!(dropped.len(), 1);
         let left: Vec<&Output> = outbox.queued().iter().collect();
         assert!(matches!(
             left.as_slice(),

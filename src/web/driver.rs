@@ -32,7 +32,9 @@ use super::timer::{Timer, now_unix_ms};
 use super::wa_client::{Command, Shared};
 use super::{CommandRequest, DuplicateLink};
 use crate::client::policy::{TransportClose, TransportCloseKind};
-use crate::client::{Client, ConnectionState, Event, Output};
+use crate::client::{
+    Client, ConnectionState, Event, HttpRequestId, HttpResponse, Output, load_records,
+};
 use crate::store::{Store, load_auth};
 
 /// The engine's randomness: ChaCha20 seeded once from `crypto.getRandomValues`
@@ -71,6 +73,13 @@ pub(crate) enum Input {
     Hello,
     /// Another session's link changed: look for duplicate links again.
     IndexChanged,
+    /// A media transfer the engine asked for has finished.
+    Http {
+        /// The engine's request.
+        id: HttpRequestId,
+        /// The status and body, or why there is none.
+        result: Result<HttpResponse, String>,
+    },
     /// Stop, hand the session over to another tab (the socket closes, the
     /// session and the state other tabs saw are kept).
     Stop(InboxSender<()>),
@@ -159,6 +168,9 @@ impl Driver {
         let rng = seeded_rng()?;
         let store = IndexedDbStore::open(&session).await?;
         let auth = load_auth(&store).await?;
+        // The engine holds the messaging records (Signal sessions, identities,
+        // sender keys…) in memory: load them once, before it runs.
+        let records = load_records(&store).await?;
         let index = match SessionIndex::open().await {
             Ok(index) => Some(index),
             Err(error) => {
@@ -179,7 +191,8 @@ impl Driver {
                 sender.push(Input::Page(event));
             })
         };
-        let client = Client::new(shared.config().clone(), auth);
+        let mut client = Client::new(shared.config().clone(), auth);
+        client.restore(records);
         let mut driver = Driver {
             shared: Rc::clone(&shared),
             client,
@@ -233,6 +246,10 @@ impl Driver {
                 Input::Page(event) => self.page_event(event, now),
                 Input::Hello => self.shared.broadcast_status(),
                 Input::IndexChanged => self.check_duplicates().await,
+                Input::Http { id, result } => {
+                    self.client
+                        .handle_http_response(id, result, now, &mut self.rng)
+                }
                 Input::Stop(done) => {
                     self.stop();
                     done.push(());
@@ -386,6 +403,17 @@ impl Driver {
                     self.client.handle_persisted(result, now, &mut self.rng);
                 }
                 Output::Event(event) => self.event(event).await,
+                Output::Http(request) => {
+                    // Transfers run beside the loop: a slow upload holds nothing up.
+                    let sender = self.sender.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let result = super::http::fetch(&request).await;
+                        sender.push(Input::Http {
+                            id: request.id,
+                            result,
+                        });
+                    });
+                }
             }
         }
     }

@@ -20,6 +20,7 @@ pub mod channel;
 mod console;
 pub mod crypto_at_rest;
 mod driver;
+mod http;
 pub mod idb;
 mod inbox;
 pub mod index;

@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod faults;
+mod messaging;
 mod scenarios;
 
 use std::collections::BTreeMap;
@@ -274,6 +275,13 @@ impl Run {
                         .handle_persisted(Ok(()), self.now, &mut self.rng);
                 }
                 Output::Event(event) => self.events.push(event),
+                // This server has no media endpoint.
+                Output::Http(request) => self.client.handle_http_response(
+                    request.id,
+                    Err("no media endpoint".into()),
+                    self.now,
+                    &mut self.rng,
+                ),
             }
         }
     }

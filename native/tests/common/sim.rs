@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use wa_native::{Clock, ConnectError, Connection, Driver, Events, Handle};
 use wa_sim::{DEFAULT_ME_PHONE, DeviceKind, Fault, FaultRequest, Sim, SimConfig, SimEvent};
-use wa_wasm::client::{ClientConfig, ClientError, Event, Status};
+use wa_wasm::client::{
+    ClientConfig, ClientError, Event, HttpMethod, HttpRequest, HttpResponse, Status,
+};
 use wa_wasm::store::{FaultyStore, MemoryStore, load_auth};
 
 use super::START;
@@ -24,6 +26,8 @@ pub struct SimHarness {
     events: Option<Events>,
     /// Applied to every client's configuration.
     pub tweak: fn(&mut ClientConfig),
+    /// The phone that scans the QR codes (the default account when `None`).
+    pub scan_as: Option<String>,
 }
 
 impl SimHarness {
@@ -42,10 +46,25 @@ impl SimHarness {
             handle: None,
             events: None,
             tweak: |_| {},
+            scan_as: None,
         }
     }
 
-    fn handle(&self) -> &Handle {
+    /// Another client on the same simulator, linked to `phone`'s account.
+    pub fn another(&self, phone: &str, seed: u64) -> Self {
+        Self {
+            sim: self.sim.clone(),
+            store: Arc::new(FaultyStore::new(MemoryStore::new())),
+            clock: self.clock,
+            seed,
+            handle: None,
+            events: None,
+            tweak: self.tweak,
+            scan_as: Some(phone.to_owned()),
+        }
+    }
+
+    pub fn handle(&self) -> &Handle {
         self.handle.as_ref().expect("client started")
     }
 
@@ -88,6 +107,12 @@ impl SimHarness {
         }
     }
 
+    /// Records the client's store holds in `namespace`.
+    pub fn stored_records_in(&self, namespace: wa_wasm::store::Namespace) -> usize {
+        use wa_wasm::store::Store as _;
+        futures_executor(self.store.keys(namespace)).map_or(0, |keys| keys.len())
+    }
+
     /// The companion devices the account holds.
     pub fn companions(&self) -> usize {
         self.sim
@@ -118,6 +143,7 @@ impl Harness for SimHarness {
             self.clock,
             StdRng::seed_from_u64(self.seed),
         );
+        let driver = driver.with_http(media_bridge(self.sim.clone()));
         tokio::spawn(driver.run());
         self.handle = Some(handle);
         self.events = Some(events);
@@ -161,7 +187,7 @@ impl Harness for SimHarness {
     }
 
     fn scan(&mut self, qr: &str) {
-        self.sim.scan_qr(None, qr).unwrap();
+        self.sim.scan_qr(self.scan_as.as_deref(), qr).unwrap();
     }
 
     fn stream_error(&mut self, code: u16) {
@@ -204,5 +230,61 @@ impl Harness for SimHarness {
 
     fn stored_records(&self) -> usize {
         self.store.inner().len()
+    }
+}
+
+/// Runs a store future that never waits (the memory store is synchronous).
+fn futures_executor<F: core::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = core::pin::pin!(future);
+    loop {
+        if let core::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
+}
+
+/// The simulator's media endpoints without a socket (for paused-time tests).
+fn media_bridge(
+    sim: Arc<Sim>,
+) -> impl FnMut(HttpRequest) -> Result<HttpResponse, String> + Send + 'static {
+    move |request: HttpRequest| {
+        let after_scheme = request.url.split_once("://").map_or("", |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        match request.method {
+            HttpMethod::Post => {
+                let mut parts = path.trim_start_matches('/').split('/');
+                let (Some("mms"), Some(kind), Some(token)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Ok(HttpResponse {
+                        status: 404,
+                        body: Vec::new(),
+                    });
+                };
+                let auth = query.split('&').find_map(|kv| kv.strip_prefix("auth="));
+                match sim.upload_media(kind, token, auth, request.body) {
+                    Ok((url, direct_path)) => Ok(HttpResponse {
+                        status: 200,
+                        body: serde_json::json!({ "url": url, "direct_path": direct_path })
+                            .to_string()
+                            .into_bytes(),
+                    }),
+                    Err(error) => Ok(HttpResponse {
+                        status: 400,
+                        body: error.to_string().into_bytes(),
+                    }),
+                }
+            }
+            HttpMethod::Get => Ok(match sim.download_media(path) {
+                Some(body) => HttpResponse { status: 200, body },
+                None => HttpResponse {
+                    status: 404,
+                    body: Vec::new(),
+                },
+            }),
+        }
     }
 }
