@@ -5,9 +5,13 @@ use core::time::Duration;
 
 use rand::CryptoRng;
 use tokio::sync::{mpsc, oneshot};
+use wa_wasm::binary::Jid;
 use wa_wasm::binary::Node;
 use wa_wasm::client::policy::{TransportClose, TransportCloseKind};
-use wa_wasm::client::{Client, ClientConfig, ClientError, Event, Output, QueryId, Status};
+use wa_wasm::client::{
+    Client, ClientConfig, ClientError, Event, MessageId, Output, QueryId, Status, load_records,
+};
+use wa_wasm::message::Message;
 use wa_wasm::store::{LoadedAuth, Store};
 
 use crate::clock::Clock;
@@ -26,6 +30,21 @@ enum Command {
     PairingCode(String, oneshot::Sender<Result<(), ClientError>>),
     Query(Node, oneshot::Sender<Result<QueryId, ClientError>>),
     Status(oneshot::Sender<Status>),
+    SendText(Jid, String, oneshot::Sender<Result<MessageId, ClientError>>),
+    SendMessage(
+        Jid,
+        Box<Message>,
+        oneshot::Sender<Result<MessageId, ClientError>>,
+    ),
+    MarkRead(ReadMark, oneshot::Sender<Result<(), ClientError>>),
+    OnWhatsApp(Vec<String>, oneshot::Sender<Result<QueryId, ClientError>>),
+    ParseRecipient(String, oneshot::Sender<Result<Jid, ClientError>>),
+}
+
+struct ReadMark {
+    chat: Jid,
+    sender: Option<Jid>,
+    ids: Vec<MessageId>,
 }
 
 /// Sends commands to a running [`Driver`]. Cheap to clone; the driver stops
@@ -92,6 +111,59 @@ impl Handle {
     pub async fn status(&self) -> Result<Status, DriverStopped> {
         self.ask(Command::Status).await
     }
+
+    /// [`Client::send_text`]; the status arrives as [`Event::MessageStatus`].
+    pub async fn send_text(&self, to: &Jid, text: &str) -> Result<MessageId, ClientError> {
+        let (to, text) = (to.clone(), text.to_owned());
+        self.ask(|tx| Command::SendText(to, text, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::send_message`].
+    pub async fn send_message(&self, to: &Jid, message: Message) -> Result<MessageId, ClientError> {
+        let to = to.clone();
+        self.ask(|tx| Command::SendMessage(to, Box::new(message), tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::mark_read`].
+    pub async fn mark_read(
+        &self,
+        chat: &Jid,
+        sender: Option<&Jid>,
+        ids: &[MessageId],
+    ) -> Result<(), ClientError> {
+        let mark = ReadMark {
+            chat: chat.clone(),
+            sender: sender.cloned(),
+            ids: ids.to_vec(),
+        };
+        self.ask(|tx| Command::MarkRead(mark, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::parse_recipient`].
+    pub async fn parse_recipient(&self, input: &str) -> Result<Jid, ClientError> {
+        let input = input.to_owned();
+        self.ask(|tx| Command::ParseRecipient(input, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+
+    /// [`Client::is_on_whatsapp`]; the answer arrives as [`Event::OnWhatsApp`].
+    pub async fn is_on_whatsapp(&self, phones: &[&str]) -> Result<QueryId, ClientError> {
+        let phones = phones.iter().map(|p| (*p).to_owned()).collect();
+        self.ask(|tx| Command::OnWhatsApp(phones, tx))
+            .await
+            .unwrap_or(Err(stopped()))
+    }
+}
+
+fn stopped() -> ClientError {
+    ClientError::Send("the driver has stopped".into())
 }
 
 /// The engine's events, in order.
@@ -178,8 +250,16 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
         )
     }
 
-    /// Runs until every [`Handle`] is dropped; returns the store.
+    /// Loads the messaging records from the store, then runs until every
+    /// [`Handle`] is dropped; returns the store.
     pub async fn run(mut self) -> S {
+        match load_records(&self.store).await {
+            Ok(records) => self.client.restore(records),
+            Err(error) => {
+                tracing::warn!(%error, "messaging records not loaded");
+                let _ = self.events.send(Event::StoreFailed { error });
+            }
+        }
         loop {
             self.flush().await;
             let deadline = self
@@ -254,6 +334,25 @@ impl<S: Store, C: Connector, R: CryptoRng> Driver<S, C, R> {
             }
             Command::Status(reply) => {
                 let _ = reply.send(self.client.status());
+            }
+            Command::SendText(to, text, reply) => {
+                let _ = reply.send(self.client.send_text(&to, &text, now, rng));
+            }
+            Command::SendMessage(to, message, reply) => {
+                let _ = reply.send(self.client.send_message(&to, *message, now, rng));
+            }
+            Command::MarkRead(mark, reply) => {
+                let result =
+                    self.client
+                        .mark_read(&mark.chat, mark.sender.as_ref(), &mark.ids, now, rng);
+                let _ = reply.send(result);
+            }
+            Command::ParseRecipient(input, reply) => {
+                let _ = reply.send(self.client.parse_recipient(&input));
+            }
+            Command::OnWhatsApp(phones, reply) => {
+                let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+                let _ = reply.send(self.client.is_on_whatsapp(&phones, now, rng));
             }
         }
     }

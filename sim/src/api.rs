@@ -216,6 +216,10 @@ pub struct ContactBehaviour {
     /// fails to decrypt and sends a retry receipt).
     #[serde(default)]
     pub corrupt_next: u32,
+    /// Corrupt this many next ciphertexts this account sends to linked clients
+    /// (the client then fails to decrypt and asks for a retry).
+    #[serde(default)]
+    pub corrupt_outgoing_next: u32,
     /// Send a read receipt after the delivery receipt.
     #[serde(default)]
     pub auto_read: bool,

@@ -38,7 +38,7 @@ POST /control/accounts                  {phone?, name?, devices?} -> account
 GET  /control/accounts/{phone}          one account
 GET  /control/accounts/{phone}/received messages its simulated devices decrypted
 GET  /control/accounts/{phone}/receipts receipts clients sent for its messages
-POST /control/accounts/{phone}/behaviour {drop_next?, corrupt_next?, auto_read?}
+POST /control/accounts/{phone}/behaviour {drop_next?, corrupt_next?, corrupt_outgoing_next?, auto_read?}
 GET  /control/connections               live connections
 GET  /control/pairings                  registration connections and their QR refs
 POST /control/scan-qr                   {qr, phone?} the phone scans a QR string

@@ -261,13 +261,22 @@ fn send_direct(
             continue;
         }
         let padded = message::pad(&content.encode(), &mut world.rng);
-        let (enc_type, bytes) = match encrypt_pairwise(world, from, &target, &padded) {
+        let (enc_type, mut bytes) = match encrypt_pairwise(world, from, &target, &padded) {
             Ok(enc) => enc,
             Err(err) => {
                 tracing::warn!(from = %from, to = %target, %err, "cannot encrypt for a device; skipping it");
                 continue;
             }
         };
+        if let Some(account) = world.accounts.get_mut(&from.phone)
+            && account.behaviour.corrupt_outgoing_next > 0
+        {
+            account.behaviour.corrupt_outgoing_next =
+                account.behaviour.corrupt_outgoing_next.saturating_sub(1);
+            if let Some(byte) = bytes.last_mut() {
+                *byte ^= 0x01;
+            }
+        }
         let recipient = own.then(|| chat.clone());
         let stanza = incoming_stanza(
             world,

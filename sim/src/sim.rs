@@ -445,6 +445,32 @@ impl Sim {
         Ok(())
     }
 
+    /// `phone` re-installs WhatsApp: its phone gets a new identity and no
+    /// sessions, and its other simulated devices are gone.
+    pub fn reinstall(&self, phone: &str) -> Result<(), SimError> {
+        let mut world = self.shared.lock();
+        let now = world.now();
+        let store = crate::store::DeviceStore::generate(now, &mut world.rng);
+        let account = world
+            .accounts
+            .get_mut(phone)
+            .ok_or_else(|| SimError::NotFound(format!("account {phone}")))?;
+        account
+            .devices
+            .retain(|&device, d| device == 0 || !matches!(d, crate::world::Device::Sim(_)));
+        account.devices.insert(
+            0,
+            crate::world::Device::Sim(Box::new(crate::world::SimDevice {
+                store,
+                adv: None,
+                key_index: 0,
+                sender_key_sent: std::collections::BTreeSet::new(),
+            })),
+        );
+        world.dirty = true;
+        Ok(())
+    }
+
     /// Creates a group.
     pub fn create_group(&self, request: NewGroup) -> Result<GroupInfo, SimError> {
         let mut world = self.shared.lock();

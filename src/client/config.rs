@@ -217,6 +217,11 @@ pub struct ClientConfig {
     pub pre_keys: PreKeyPolicy,
     /// The reconnect policy's settings.
     pub reconnect: ReconnectConfig,
+    /// The country code (digits, e.g. `"51"`) for phone numbers written
+    /// without one; `None` takes every number as international.
+    pub default_country_code: Option<String>,
+    /// How many sent messages are kept to answer retry receipts.
+    pub outbox_capacity: usize,
 }
 
 impl Default for ClientConfig {
@@ -234,6 +239,8 @@ impl Default for ClientConfig {
             qr: QrTiming::default(),
             pre_keys: PreKeyPolicy::default(),
             reconnect: ReconnectConfig::default(),
+            default_country_code: None,
+            outbox_capacity: 256,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! queue [`Output`]s; `poll_output` and `poll_timeout` hand them out.
 
 use core::mem;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand_core::CryptoRng;
 
@@ -11,6 +12,7 @@ use super::event::{
     Stats, Status,
 };
 use super::iq::{IqError, QueryId, parse_answer};
+use super::keystore::Records;
 use super::payload;
 use super::policy::{
     self, CloseCause, Disposition, HandshakeFailure, LocalAction, ReconnectState, TransportClose,
@@ -19,8 +21,8 @@ use super::policy::{
 use super::qr::{QrRotation, render_svg};
 use super::stanza;
 use super::state::{
-    AfterCommit, Connecting, Handshaking, Link, LinkCodeRequest, LoggingIn, LoginStep, Opened,
-    Outbox, Pairing, Purpose, Reconnecting, Scanning, SendError, State,
+    AfterCommit, Connecting, Deferred, Handshaking, Link, LinkCodeRequest, LoggingIn, LoginStep,
+    Opened, Outbox, Pairing, Purpose, Reconnecting, Scanning, SendError, State,
 };
 use crate::binary::{Jid, Node, unpack};
 use crate::crypto::{KeyPair, PublicKey};
@@ -54,6 +56,9 @@ pub enum ClientError {
     /// The node could not be encoded or encrypted.
     #[error("cannot send: {0}")]
     Send(String),
+    /// A recipient or message that cannot be used.
+    #[error(transparent)]
+    Address(#[from] super::addressing::AddressError),
 }
 
 impl From<SendError> for ClientError {
@@ -71,18 +76,25 @@ impl From<SendError> for ClientError {
 /// randomness comes from the `rng` argument.
 #[derive(Debug)]
 pub struct Client {
-    config: ClientConfig,
+    pub(super) config: ClientConfig,
     verifier: CertVerifier,
-    creds: Option<Credentials>,
+    pub(super) creds: Option<Credentials>,
     session_stored: bool,
-    state: State,
+    pub(super) state: State,
     reconnect: ReconnectState,
-    outbox: Outbox,
+    pub(super) outbox: Outbox,
     server_offset_ms: i64,
     uploading_pre_keys: bool,
     last_disconnect: Option<LastDisconnect>,
-    stats: Stats,
-    next_query: u64,
+    pub(super) stats: Stats,
+    pub(super) next_query: u64,
+    pub(super) records: Records,
+    /// Sent messages waiting for the server's ack, with their chat.
+    pub(super) awaiting_ack: BTreeMap<String, Jid>,
+    /// Retry receipts sent per incoming message id.
+    pub(super) retry_counts: BTreeMap<String, u32>,
+    /// Processed-message keys whose event this run has handed out.
+    pub(super) surfaced: BTreeSet<String>,
 }
 
 fn millis(duration: core::time::Duration) -> u64 {
@@ -160,6 +172,10 @@ impl Client {
             last_disconnect: None,
             stats: Stats::default(),
             next_query: 0,
+            records: Records::default(),
+            awaiting_ack: BTreeMap::new(),
+            retry_counts: BTreeMap::new(),
+            surfaced: BTreeSet::new(),
         }
     }
 
@@ -513,12 +529,22 @@ impl Client {
             return;
         };
         match result {
-            Ok(()) => self.committed(after, now, rng),
+            Ok(()) => {
+                if matches!(after, AfterCommit::Wiped) {
+                    self.records.wipe();
+                } else {
+                    self.records.committed();
+                }
+                self.committed(after, now, rng);
+            }
             Err(error) => {
                 self.outbox.event(Event::StoreFailed { error });
                 if matches!(after, AfterCommit::Wiped) {
                     return;
                 }
+                // What was not stored must not stay in memory either.
+                self.records.roll_back();
+                self.awaiting_ack.clear();
                 if matches!(after, AfterCommit::UploadPreKeys { .. }) {
                     self.uploading_pre_keys = false;
                 }
@@ -786,7 +812,7 @@ impl Client {
         }
     }
 
-    fn send(&mut self, node: &Node, now: u64, rng: &mut impl CryptoRng) {
+    pub(super) fn send(&mut self, node: &Node, now: u64, rng: &mut impl CryptoRng) {
         let Some(link) = self.state.link_mut() else {
             return;
         };
@@ -800,7 +826,13 @@ impl Client {
         }
     }
 
-    fn send_iq(&mut self, request: Node, purpose: Purpose, now: u64, rng: &mut impl CryptoRng) {
+    pub(super) fn send_iq(
+        &mut self,
+        request: Node,
+        purpose: Purpose,
+        now: u64,
+        rng: &mut impl CryptoRng,
+    ) {
         let timeout = millis(self.config.timeouts.iq);
         let Some(link) = self.state.link_mut() else {
             return;
@@ -869,14 +901,16 @@ impl Client {
             Some(Route::StreamEnd) => self.close(CloseCause::StreamEnd, true, now, rng),
             Some(Route::Ib) => self.on_ib(&node, now, rng),
             Some(Route::Notification) => self.on_notification(&node, now, rng),
-            Some(Route::Message) => {
-                // Decryption and receipts come with messaging; until then the
-                // message stays unacknowledged and the server delivers it again.
-                self.stats.messages_in = self.stats.messages_in.saturating_add(1);
-                tracing::debug!(id = ?node.str_attr("id"), "message left for redelivery");
+            Some(Route::Message) => self.on_message(&node, now, rng),
+            Some(Route::Receipt) => {
+                self.send_ack(&node, now, rng);
+                self.on_receipt(&node, now, rng);
             }
-            Some(Route::Receipt | Route::Call) => self.send_ack(&node, now, rng),
+            Some(Route::Call) => self.send_ack(&node, now, rng),
             Some(Route::Ack) => {
+                if node.str_attr("class") == Some("message") && self.on_message_ack(&node) {
+                    return;
+                }
                 if let Some(id) = node.str_attr("id")
                     && let Some(link) = self.state.link_mut()
                     && let Some(purpose) = link.iqs.resolve(id)
@@ -889,7 +923,7 @@ impl Client {
         }
     }
 
-    fn send_ack(&mut self, node: &Node, now: u64, rng: &mut impl CryptoRng) {
+    pub(super) fn send_ack(&mut self, node: &Node, now: u64, rng: &mut impl CryptoRng) {
         if let Some(ack) = stanza::ack(node) {
             self.send(&ack, now, rng);
         }
@@ -974,7 +1008,7 @@ impl Client {
                         if let Some(creds) = &self.creds {
                             let mut updated = creds.clone();
                             updated.first_unuploaded_pre_key_id = next_unuploaded;
-                            self.outbox.persist(
+                            self.persist(
                                 save_credentials(&updated),
                                 AfterCommit::InstallCredentials(Box::new(updated)),
                             );
@@ -998,6 +1032,9 @@ impl Client {
             }
             Purpose::Logout => self.end_locally(LocalAction::Logout, now, rng),
             Purpose::Query(id) => self.outbox.event(Event::QueryResult { id, result: answer }),
+            Purpose::DeviceList(send) => self.on_device_lists(*send, answer, now, rng),
+            Purpose::KeyBundles(send) => self.on_key_bundles(*send, answer, now, rng),
+            Purpose::OnWhatsApp { id, phones } => self.on_on_whatsapp(id, phones, answer),
         }
     }
 
@@ -1028,6 +1065,13 @@ impl Client {
                 self.outbox.event(Event::PairingCodeFailed { error });
             }
             Purpose::PreKeyUpload { .. } => self.uploading_pre_keys = false,
+            Purpose::DeviceList(send) | Purpose::KeyBundles(send) => {
+                self.fail_pending_send(*send, error);
+            }
+            Purpose::OnWhatsApp { id, .. } => self.outbox.event(Event::OnWhatsApp {
+                id,
+                result: Err(error),
+            }),
             Purpose::Active if !disconnected => {
                 tracing::warn!(%error, "no answer to <active/>; going on");
                 self.open(now);
@@ -1060,7 +1104,7 @@ impl Client {
         {
             let mut updated = creds.clone();
             updated.lid = Some(lid.to_string());
-            self.outbox.persist(
+            self.persist(
                 save_credentials(&updated),
                 AfterCommit::InstallCredentials(Box::new(updated)),
             );
@@ -1124,7 +1168,7 @@ impl Client {
             &updated.signed_pre_key,
         );
         self.uploading_pre_keys = true;
-        self.outbox.persist(
+        self.persist(
             changes,
             AfterCommit::UploadPreKeys {
                 creds: Box::new(updated),
@@ -1138,6 +1182,14 @@ impl Client {
     fn committed(&mut self, after: AfterCommit, now: u64, rng: &mut impl CryptoRng) {
         match after {
             AfterCommit::Wiped => {}
+            AfterCommit::Messaging(deferred) => {
+                for item in deferred {
+                    match item {
+                        Deferred::Send(node) => self.send(&node, now, rng),
+                        Deferred::Event(event) => self.outbox.event(event),
+                    }
+                }
+            }
             AfterCommit::InstallCredentials(creds) => {
                 // Not after a wipe: the session is gone.
                 if self.creds.is_some() {
@@ -1225,6 +1277,7 @@ impl Client {
                 }
             }
             Some("link_code_companion_reg") => self.on_link_code_notification(node, now, rng),
+            Some("devices") => self.on_devices_notification(node),
             other => tracing::debug!(kind = ?other, "notification"),
         }
     }
@@ -1341,7 +1394,7 @@ impl Client {
                     }));
                 }
                 self.announce(ConnectionState::Pairing);
-                self.outbox.persist(
+                self.persist(
                     changes,
                     AfterCommit::PairReply {
                         creds: Box::new(creds),

@@ -4,7 +4,9 @@
 use core::fmt;
 
 use super::iq::{IqError, QueryId};
+use super::messaging::{IncomingMessage, MessageStatusUpdate, OnWhatsApp, Receipt};
 use super::policy::{CloseCause, Disposition, RetryReason, StopKind};
+use crate::binary::Jid;
 use crate::binary::Node;
 use crate::pairing::PairingError;
 use crate::store::{Changes, StoreError};
@@ -254,6 +256,26 @@ pub enum Event {
         /// The error the shell reported.
         error: StoreError,
     },
+    /// A message arrived (decrypted, stored, acknowledged).
+    Message(Box<IncomingMessage>),
+    /// A contact's device acknowledged one of our messages (or our own
+    /// device reported reading one of theirs).
+    Receipt(Receipt),
+    /// The status of a message we sent changed.
+    MessageStatus(MessageStatusUpdate),
+    /// The answer to [`super::Client::is_on_whatsapp`].
+    OnWhatsApp {
+        /// The query.
+        id: QueryId,
+        /// One entry per number asked about, or why there is none.
+        result: Result<Vec<OnWhatsApp>, IqError>,
+    },
+    /// A contact's device presented a new identity key (re-installed); the
+    /// new key is trusted and its old session archived.
+    IdentityChanged {
+        /// The device, as a JID.
+        jid: Jid,
+    },
 }
 
 /// A reconnect that is scheduled.
@@ -285,6 +307,12 @@ pub struct Stats {
     pub messages_in: u64,
     /// `message` stanzas sent.
     pub messages_out: u64,
+    /// Incoming messages that could not be decrypted (a retry receipt was sent).
+    pub retries_sent: u64,
+    /// Retry receipts from other devices answered by re-encrypting.
+    pub retries_answered: u64,
+    /// Incoming messages recognised as already processed.
+    pub duplicates: u64,
     /// When anything was last received or sent, unix milliseconds.
     pub last_activity: Option<u64>,
 }

@@ -8,8 +8,9 @@
 //! every close, logout and clearing the session, and the status view. Does
 //! not own any I/O: sockets, timers, storage and randomness belong to the
 //! shell (the tokio driver in `wa-native`, the browser shell in `web`).
-//! Messages (Signal, receipts, retries) come next and will plug into the
-//! routing table in `engine.rs`.
+//! Messaging (Signal records, receiving, sending, receipts, retries) lives in
+//! `messaging` and `keystore`; phone numbers and JIDs typed by people in
+//! [`addressing`].
 //!
 //! # Driving it
 //!
@@ -48,10 +49,13 @@
 //! what depended on it and closes the connection; the server sends again
 //! what was not acknowledged.
 
+pub mod addressing;
 mod config;
 mod engine;
 mod event;
 mod iq;
+mod keystore;
+mod messaging;
 mod payload;
 pub mod policy;
 mod qr;
@@ -68,5 +72,10 @@ pub use event::{
     Stats, Status,
 };
 pub use iq::{IqError, QueryId};
+pub use keystore::{MESSAGING_NAMESPACES, StoredRecords, load_records};
+pub use messaging::{
+    IncomingMessage, MessageContent, MessageId, MessageStatus, MessageStatusUpdate, OnWhatsApp,
+    Receipt, ReceiptKind, SendFailure,
+};
 pub use payload::PayloadError;
 pub use qr::{QrRenderError, render_svg, render_terminal};

@@ -38,6 +38,21 @@ pub(crate) enum Purpose {
     Logout,
     /// An application query.
     Query(QueryId),
+    /// Device lists for a message being sent.
+    DeviceList(Box<super::messaging::PendingSend>),
+    /// Pre-key bundles for a message being sent.
+    KeyBundles(Box<super::messaging::PendingSend>),
+    /// `is_on_whatsapp` for these numbers.
+    OnWhatsApp { id: QueryId, phones: Vec<String> },
+}
+
+/// What waits for a messaging commit.
+#[derive(Debug)]
+pub(crate) enum Deferred {
+    /// Send this node.
+    Send(Node),
+    /// Tell the application.
+    Event(super::event::Event),
 }
 
 /// What to do once a [`Output::Persist`] is committed.
@@ -58,6 +73,8 @@ pub(crate) enum AfterCommit {
         count: u32,
         next_unuploaded: u32,
     },
+    /// Messaging records are stored: send and report what depended on them.
+    Messaging(Vec<Deferred>),
     /// The store was wiped.
     Wiped,
 }

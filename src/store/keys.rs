@@ -16,7 +16,7 @@
 //! | `device-list` | user JID without device, `"15551234567@s.whatsapp.net"` | cached device ids (`client`) |
 //! | `lid-mapping` | [`lid_to_pn`] `"lid:<lid user>"` and [`pn_to_lid`] `"pn:<phone user>"` | the other side's user part, UTF-8 (`client`) |
 //! | `outbox` | message id | the sent message, for retry receipts (`client`) |
-//! | `processed-message` | [`processed_message`]: `"<sender JID>/<message id>"` | receive time, unix seconds as 8 bytes big-endian (`client`) |
+//! | `processed-message` | [`processed_message`]: `"<sender JID>/<message id>"` | receive time, unix seconds as 8 bytes big-endian, then what was shown (`client`) |
 //! | `app-meta` | a fixed name per item, e.g. `"server-time-offset"` | engine-defined (`client`) |
 //!
 //! A Signal address `name` is the user part of the JID, with the domain type

@@ -45,7 +45,7 @@ impl SimHarness {
         }
     }
 
-    fn handle(&self) -> &Handle {
+    pub fn handle(&self) -> &Handle {
         self.handle.as_ref().expect("client started")
     }
 
@@ -86,6 +86,12 @@ impl SimHarness {
             });
             Ok(ours)
         }
+    }
+
+    /// Records the client's store holds in `namespace`.
+    pub fn stored_records_in(&self, namespace: wa_wasm::store::Namespace) -> usize {
+        use wa_wasm::store::Store as _;
+        futures_executor(self.store.keys(namespace)).map_or(0, |keys| keys.len())
     }
 
     /// The companion devices the account holds.
@@ -204,5 +210,17 @@ impl Harness for SimHarness {
 
     fn stored_records(&self) -> usize {
         self.store.inner().len()
+    }
+}
+
+/// Runs a store future that never waits (the memory store is synchronous).
+fn futures_executor<F: core::future::Future>(future: F) -> F::Output {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut future = core::pin::pin!(future);
+    loop {
+        if let core::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
     }
 }

@@ -1,0 +1,482 @@
+//! Messaging through the tokio driver against wa-sim in-process, in virtual
+//! time: receiving from contacts with several devices, sending with per-device
+//! fan-out, receipts, the offline queue, reloads between decryption and ack,
+//! retries both ways, LID addressing and re-installed contacts.
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use core::time::Duration;
+
+use common::harness::Harness;
+use common::sim::SimHarness;
+use wa_sim::{ContactBehaviour, SimEvent};
+use wa_wasm::binary::Jid;
+use wa_wasm::client::{
+    ConnectionState, Event, IncomingMessage, MessageContent, MessageStatus, ReceiptKind,
+    SendFailure, Stats,
+};
+use wa_wasm::store::Namespace;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const ME: &str = wa_sim::DEFAULT_ME_PHONE;
+const ALICE: &str = "15550001001";
+const BOB: &str = "15550001002";
+
+/// Links by QR and waits until the pre-keys are uploaded.
+async fn linked() -> SimHarness {
+    let mut h = SimHarness::new();
+    h.start_client().await;
+    h.connect().await.unwrap();
+    let (qr, _) = h.wait_qr(MINUTE).await.expect("a QR code");
+    h.scan(&qr);
+    h.wait_state(ConnectionState::Open, MINUTE)
+        .await
+        .expect("open");
+    h.wait_event(MINUTE, &mut |e| matches!(e, Event::PreKeysUploaded { .. }))
+        .await
+        .expect("pre-keys uploaded");
+    h
+}
+
+/// Reloads the client from its store and connects (messages queued while
+/// it was away may arrive before `open`).
+async fn reload(h: &mut SimHarness) {
+    h.start_client().await;
+    h.connect().await.unwrap();
+}
+
+async fn next_message(h: &mut SimHarness) -> IncomingMessage {
+    match h
+        .wait_event(MINUTE, &mut |e| matches!(e, Event::Message(_)))
+        .await
+    {
+        Some(Event::Message(message)) => *message,
+        other => panic!("no message: {other:?}"),
+    }
+}
+
+fn text(message: &IncomingMessage) -> &str {
+    match &message.content {
+        MessageContent::Text(text) => text,
+        other => panic!("not a text: {other:?}"),
+    }
+}
+
+async fn status(h: &mut SimHarness, id: &str, wanted: fn(&MessageStatus) -> bool) -> MessageStatus {
+    match h
+        .wait_event(
+            MINUTE,
+            &mut |e| matches!(e, Event::MessageStatus(u) if u.id == id && wanted(&u.status)),
+        )
+        .await
+    {
+        Some(Event::MessageStatus(update)) => update.status,
+        other => panic!("no status for {id}: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn texts_from_a_contact_arrive_once_and_are_acknowledged() {
+    let mut h = linked().await;
+    let first = h.sim.send_text(ALICE, ME, "hola").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(message.id, first.id);
+    assert_eq!(message.chat, Jid::pn(ALICE));
+    assert_eq!(message.sender, Jid::pn(ALICE));
+    assert!(!message.from_me);
+    assert_eq!(message.push_name.as_deref(), Some("Alice"));
+    assert_eq!(text(&message), "hola");
+    let second = h.sim.send_text(ALICE, ME, "¿qué tal?").unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "¿qué tal?");
+    // Delivery receipts reached Alice for both.
+    h.sim
+        .wait_for_event(
+            0,
+            MINUTE,
+            "receipt",
+            |e| matches!(e, SimEvent::Receipt(r) if r.id == second.id),
+        )
+        .await
+        .unwrap();
+    let receipts = h.sim.receipts(ALICE);
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r.id == first.id && r.kind == "delivery")
+    );
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r.id == second.id && r.kind == "delivery")
+    );
+    assert!(h.stored_records_in(Namespace::Sessions) >= 1);
+    assert!(h.stored_records_in(Namespace::ProcessedMessages) >= 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_contact_with_two_devices_and_our_phone_copy() {
+    let mut h = linked().await;
+    let laptop = Jid::pn(BOB).with_device(1);
+    h.sim
+        .send_text(&laptop.to_string(), ME, "from my laptop")
+        .unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(message.sender, laptop);
+    assert_eq!(message.chat, Jid::pn(BOB));
+    assert_eq!(text(&message), "from my laptop");
+    h.sim.send_text(BOB, ME, "from my phone").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(message.sender, Jid::pn(BOB));
+    assert_eq!(text(&message), "from my phone");
+    // Our own phone writes to Alice: we get the device-sent copy.
+    h.sim.send_text(ME, ALICE, "note to Alice").unwrap();
+    let message = next_message(&mut h).await;
+    assert!(message.from_me);
+    assert_eq!(message.chat, Jid::pn(ALICE));
+    assert_eq!(text(&message), "note to Alice");
+}
+
+#[tokio::test(start_paused = true)]
+async fn sending_fans_out_to_every_device_with_statuses() {
+    let mut h = linked().await;
+    h.sim
+        .set_behaviour(
+            BOB,
+            ContactBehaviour {
+                auto_read: true,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+    let bob = h.handle().parse_recipient("+1 555-000-1002").await.unwrap();
+    assert_eq!(bob, Jid::pn(BOB));
+    let id = h.handle().send_text(&bob, "hi Bob").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Sent).await;
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    status(&mut h, &id, |s| *s == MessageStatus::Read).await;
+    let received = h.sim.received(BOB);
+    assert_eq!(received.len(), 2, "Bob's phone and laptop: {received:?}");
+    assert!(
+        received
+            .iter()
+            .all(|m| m.id == id && m.text.as_deref() == Some("hi Bob"))
+    );
+    let mine = h.sim.received(ME);
+    assert_eq!(mine.len(), 1, "our phone gets the device-sent copy");
+    assert!(mine[0].from_own_device);
+    assert_eq!(mine[0].chat, Jid::pn(BOB).to_string());
+
+    // A second message reuses the sessions (no bundle fetch) and still arrives.
+    let again = h.handle().send_text(&bob, "second").await.unwrap();
+    status(&mut h, &again, |s| *s == MessageStatus::Delivered).await;
+    assert_eq!(
+        h.sim
+            .received(BOB)
+            .iter()
+            .filter(|m| m.text.as_deref() == Some("second"))
+            .count(),
+        2
+    );
+    // Bob answers: his reply decrypts on the session we started.
+    h.sim.send_text(BOB, ME, "hi back").unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "hi back");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unknown_numbers_and_bad_input_fail_clearly() {
+    let mut h = linked().await;
+    let nobody = Jid::pn("15559999999");
+    let id = h.handle().send_text(&nobody, "hello?").await.unwrap();
+    let failed = status(&mut h, &id, |s| matches!(s, MessageStatus::Failed(_))).await;
+    assert_eq!(
+        failed,
+        MessageStatus::Failed(SendFailure::NotOnWhatsApp(nobody))
+    );
+    assert!(h.handle().send_text(&Jid::pn(ALICE), "  ").await.is_err());
+    assert!(h.handle().parse_recipient("12").await.is_err());
+
+    let query = h
+        .handle()
+        .is_on_whatsapp(&["+1 555 000 1001", "15559999999"])
+        .await
+        .unwrap();
+    let answer = h
+        .wait_event(
+            MINUTE,
+            &mut |e| matches!(e, Event::OnWhatsApp { id, .. } if *id == query),
+        )
+        .await
+        .unwrap();
+    let Event::OnWhatsApp { result, .. } = answer else {
+        unreachable!()
+    };
+    let result = result.unwrap();
+    assert_eq!(result.len(), 2);
+    assert!(result[0].exists);
+    assert_eq!(result[0].jid, Jid::pn(ALICE));
+    assert!(result[0].lid.is_some());
+    assert!(!result[1].exists);
+}
+
+async fn stats(h: &mut SimHarness) -> Stats {
+    h.status().await.stats
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_offline_queue_arrives_in_order_on_the_next_open() {
+    let mut h = linked().await;
+    h.handle().disconnect().await.unwrap();
+    h.wait_state(ConnectionState::Closed, MINUTE).await.unwrap();
+    let mut sent = Vec::new();
+    for n in 0..5 {
+        let from = if n % 2 == 0 { ALICE } else { BOB };
+        sent.push(
+            h.sim
+                .send_text(from, ME, &format!("offline {n}"))
+                .unwrap()
+                .id,
+        );
+    }
+    reload(&mut h).await;
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(next_message(&mut h).await);
+    }
+    assert_eq!(got.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), sent);
+    assert_eq!(text(&got[4]), "offline 4");
+    h.sleep(MINUTE).await;
+    assert!(
+        h.wait_event(Duration::from_secs(1), &mut |e| matches!(
+            e,
+            Event::Message(_)
+        ))
+        .await
+        .is_none()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_commit_then_a_reload_loses_nothing_and_shows_it_once() {
+    let mut h = linked().await;
+    h.sim.send_text(ALICE, ME, "warm up").unwrap();
+    next_message(&mut h).await;
+    h.store
+        .fail_commits_touching(Some(Namespace::ProcessedMessages));
+    let lost = h.sim.send_text(ALICE, ME, "not yet stored").unwrap();
+    h.wait_event(MINUTE, &mut |e| matches!(e, Event::StoreFailed { .. }))
+        .await
+        .expect("the decryption's commit failed");
+    // Reload from what the store holds: the decryption was never stored.
+    h.store.heal();
+    reload(&mut h).await;
+    let message = next_message(&mut h).await;
+    assert_eq!(message.id, lost.id);
+    assert_eq!(text(&message), "not yet stored");
+    h.sim.send_text(ALICE, ME, "after").unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "after");
+    assert_eq!(
+        stats(&mut h).await.retries_sent,
+        0,
+        "the ratchet never diverged"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_between_commit_and_ack_shows_it_exactly_once() {
+    let mut h = linked().await;
+    h.sim.send_text(BOB, ME, "warm up").unwrap();
+    next_message(&mut h).await;
+    // The decryption is stored, but the page dies before the ack leaves
+    // (the store reports a failure after writing everything).
+    h.store.tear_next_commit_after(usize::MAX);
+    let sent = h.sim.send_text(BOB, ME, "only once").unwrap();
+    h.wait_event(MINUTE, &mut |e| matches!(e, Event::StoreFailed { .. }))
+        .await
+        .expect("the commit reported a failure");
+    h.store.heal();
+    reload(&mut h).await;
+    h.wait_state(ConnectionState::Open, MINUTE).await.unwrap();
+    h.sim.send_text(BOB, ME, "next").unwrap();
+    let next = next_message(&mut h).await;
+    assert_eq!(
+        text(&next),
+        "next",
+        "the redelivered {} was not surfaced",
+        sent.id
+    );
+    let stats = stats(&mut h).await;
+    assert_eq!(stats.duplicates, 1, "{stats:?}");
+    assert_eq!(stats.retries_sent, 0, "{stats:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupted_message_is_asked_for_again_and_arrives() {
+    let mut h = linked().await;
+    h.sim
+        .set_behaviour(
+            ALICE,
+            ContactBehaviour {
+                corrupt_outgoing_next: 1,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+    let sent = h.sim.send_text(ALICE, ME, "garbled then fine").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(message.id, sent.id);
+    assert_eq!(text(&message), "garbled then fine");
+    assert_eq!(stats(&mut h).await.retries_sent, 1);
+    let receipts = h.sim.receipts(ALICE);
+    assert!(
+        receipts
+            .iter()
+            .any(|r| r.id == sent.id && r.kind == "retry")
+    );
+    // The new session works both ways.
+    h.sim.send_text(ALICE, ME, "and again").unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "and again");
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "got it")
+        .await
+        .unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_contact_that_cannot_decrypt_gets_the_message_again() {
+    let mut h = linked().await;
+    h.sim
+        .set_behaviour(
+            ALICE,
+            ContactBehaviour {
+                corrupt_next: 1,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "second try")
+        .await
+        .unwrap();
+    h.wait_event(MINUTE, &mut |e| {
+        matches!(e, Event::Receipt(r) if r.ids.contains(&id) && r.kind == ReceiptKind::Retry)
+    })
+    .await
+    .expect("a retry receipt");
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    let received = h.sim.received(ALICE);
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].text.as_deref(), Some("second try"));
+    assert!(received[0].retry_count >= 1);
+    assert_eq!(stats(&mut h).await.retries_answered, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn lid_addressing_keeps_one_session_per_contact() {
+    let mut h = linked().await;
+    h.sim.send_text(ALICE, ME, "by phone number").unwrap();
+    let first = next_message(&mut h).await;
+    assert_eq!(first.sender, Jid::pn(ALICE));
+    let sessions = h.stored_records_in(Namespace::Sessions);
+    h.sim
+        .set_behaviour(
+            ALICE,
+            ContactBehaviour {
+                lid_addressing: true,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+    h.sim.send_text(ALICE, ME, "by LID").unwrap();
+    let second = next_message(&mut h).await;
+    assert_eq!(
+        second.sender,
+        Jid::pn(ALICE),
+        "the LID maps to the same contact"
+    );
+    assert_eq!(second.chat, Jid::pn(ALICE));
+    assert_eq!(text(&second), "by LID");
+    assert_eq!(
+        h.stored_records_in(Namespace::Sessions),
+        sessions,
+        "no second session"
+    );
+    assert_eq!(stats(&mut h).await.retries_sent, 0, "no Bad MAC");
+    // Sending to the LID form reaches Alice on the same session.
+    let lid: Jid = h.sim.account(ALICE).unwrap().lid.parse().unwrap();
+    let id = h.handle().send_text(&lid, "to your LID").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    assert!(
+        h.sim
+            .received(ALICE)
+            .iter()
+            .any(|m| m.text.as_deref() == Some("to your LID"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn sessions_survive_a_reload() {
+    let mut h = linked().await;
+    h.sim.send_text(BOB, ME, "before").unwrap();
+    next_message(&mut h).await;
+    let id = h.handle().send_text(&Jid::pn(BOB), "reply").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    reload(&mut h).await;
+    h.wait_state(ConnectionState::Open, MINUTE).await.unwrap();
+    h.sim.send_text(BOB, ME, "after reload").unwrap();
+    assert_eq!(text(&next_message(&mut h).await), "after reload");
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(BOB), "still here")
+        .await
+        .unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    assert_eq!(stats(&mut h).await.retries_sent, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_contact_that_reinstalls_is_trusted_again_both_ways() {
+    let mut h = linked().await;
+    h.sim.send_text(ALICE, ME, "old phone").unwrap();
+    next_message(&mut h).await;
+    let id = h.handle().send_text(&Jid::pn(ALICE), "hi").await.unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+
+    // We write first after the re-install: the old session fails on the new
+    // phone, which asks again with its new keys; we start over and re-send.
+    h.sim.reinstall(ALICE).unwrap();
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "are you there?")
+        .await
+        .unwrap();
+    h.wait_event(
+        MINUTE,
+        &mut |e| matches!(e, Event::IdentityChanged { jid } if jid.user() == ALICE),
+    )
+    .await
+    .expect("the new identity is reported");
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+    assert!(
+        h.sim
+            .received(ALICE)
+            .iter()
+            .any(|m| m.text.as_deref() == Some("are you there?"))
+    );
+
+    // And a second re-install where the contact writes first.
+    h.sim.reinstall(ALICE).unwrap();
+    h.sim.send_text(ALICE, ME, "new phone again").unwrap();
+    let message = next_message(&mut h).await;
+    assert_eq!(text(&message), "new phone again");
+    let id = h
+        .handle()
+        .send_text(&Jid::pn(ALICE), "welcome back")
+        .await
+        .unwrap();
+    status(&mut h, &id, |s| *s == MessageStatus::Delivered).await;
+}
