@@ -32,8 +32,9 @@ use super::timer::{Timer, now_unix_ms};
 use super::wa_client::{Command, Shared};
 use super::{CommandRequest, DuplicateLink};
 use crate::client::policy::{TransportClose, TransportCloseKind};
-use crate::client::{Client, ConnectionState, Event, Output};
+use crate::client::{Client, ConnectionState, Event, OnWhatsApp, Output, QueryId, load_records};
 use crate::store::{Store, load_auth};
+use std::collections::HashMap;
 
 /// The engine's randomness: ChaCha20 seeded once from `crypto.getRandomValues`
 /// (so drawing can never fail later).
@@ -89,6 +90,7 @@ pub(crate) struct Driver {
     inbox: Inbox<Input>,
     sender: InboxSender<Input>,
     waiting_for_wipe: Vec<Reply>,
+    queries: HashMap<QueryId, Reply>,
     wipe_error: Option<WaError>,
     duplicates: Vec<String>,
     _lifecycle: PageLifecycle,
@@ -136,7 +138,18 @@ impl Driver {
                 sender.push(Input::Page(event));
             })
         };
-        let client = Client::new(shared.config().clone(), auth);
+        let mut client = Client::new(shared.config().clone(), auth);
+        // Signal sessions, identities and keys the engine works from.
+        let records_error = match load_records(&store).await {
+            Ok(records) => {
+                client.restore(records);
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot load the messaging records");
+                Some(WaError::from(error))
+            }
+        };
         let mut driver = Driver {
             shared: Rc::clone(&shared),
             client,
@@ -151,6 +164,7 @@ impl Driver {
             inbox,
             sender: sender.clone(),
             waiting_for_wipe: Vec::new(),
+            queries: HashMap::new(),
             wipe_error: None,
             duplicates: Vec::new(),
             _lifecycle: lifecycle,
@@ -159,6 +173,9 @@ impl Driver {
         driver.touch_index().await;
         driver.check_duplicates().await;
         shared.become_owner(sender);
+        if let Some(error) = records_error {
+            shared.publish("error", super::api::error_json(&error));
+        }
         tracing::info!(auto_connect, "this tab owns the session");
         if auto_connect {
             let now = now_unix_ms();
@@ -201,7 +218,8 @@ impl Driver {
         self.timer.disarm();
         self.socket_id = self.socket_id.wrapping_add(1);
         self.socket = None;
-        for reply in self.waiting_for_wipe.drain(..) {
+        let queries: Vec<Reply> = self.queries.drain().map(|(_, reply)| reply).collect();
+        for reply in self.waiting_for_wipe.drain(..).chain(queries) {
             answer(
                 &self.shared,
                 reply,
@@ -234,6 +252,37 @@ impl Driver {
                 .client
                 .request_pairing_code(&phone, now, rng)
                 .map_err(WaError::from),
+            Command::SendText { to, text } => {
+                let sent = self
+                    .client
+                    .parse_recipient(&to)
+                    .and_then(|to| self.client.send_text(&to, &text, now, rng));
+                let result = sent.map(|id| json!({ "id": id })).map_err(WaError::from);
+                answer(&self.shared, reply, result);
+                return;
+            }
+            Command::MarkRead { chat, ids, sender } => {
+                let marked = self.client.parse_recipient(&chat).and_then(|chat| {
+                    let sender = match sender {
+                        Some(sender) => Some(self.client.parse_recipient(&sender)?),
+                        None => None,
+                    };
+                    self.client
+                        .mark_read(&chat, sender.as_ref(), &ids, now, rng)
+                });
+                marked.map_err(WaError::from)
+            }
+            Command::IsOnWhatsApp { phones } => {
+                let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+                match self.client.is_on_whatsapp(&phones, now, rng) {
+                    // Answered by the `OnWhatsApp` event.
+                    Ok(query) => {
+                        self.queries.insert(query, reply);
+                        return;
+                    }
+                    Err(error) => Err(WaError::from(error)),
+                }
+            }
         };
         answer(&self.shared, reply, result.map(|()| Value::Null));
     }
@@ -375,6 +424,15 @@ impl Driver {
             self.shared.publish(name, data);
         }
         match &event {
+            Event::OnWhatsApp { id, result } => {
+                if let Some(reply) = self.queries.remove(id) {
+                    let result = match result {
+                        Ok(found) => Ok(on_whatsapp_json(found)),
+                        Err(error) => Err(WaError::new(ErrorCode::SendFailed, error.to_string())),
+                    };
+                    answer(&self.shared, reply, result);
+                }
+            }
             Event::Paired { me, lid, .. } => {
                 if let Some(index) = &self.index
                     && let Err(error) = index
@@ -502,4 +560,21 @@ fn answer(shared: &Shared, reply: Reply, result: Result<Value, WaError>) {
             shared.reply(&request, result);
         }
     }
+}
+
+/// `isOnWhatsApp`'s answer.
+fn on_whatsapp_json(found: &[OnWhatsApp]) -> Value {
+    Value::Array(
+        found
+            .iter()
+            .map(|entry| {
+                json!({
+                    "phone": entry.phone,
+                    "jid": entry.jid.to_string(),
+                    "exists": entry.exists,
+                    "lid": entry.lid.as_ref().map(ToString::to_string),
+                })
+            })
+            .collect(),
+    )
 }
