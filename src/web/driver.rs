@@ -70,6 +70,8 @@ pub(crate) enum Input {
     Page(PageEvent),
     /// A tab joined: broadcast the current status.
     Hello,
+    /// Another session's link changed: look for duplicate links again.
+    IndexChanged,
     /// Stop, hand the session over to another tab (the socket closes, the
     /// session and the state other tabs saw are kept).
     Stop(InboxSender<()>),
@@ -93,8 +95,49 @@ pub(crate) struct Driver {
     queries: HashMap<QueryId, Reply>,
     wipe_error: Option<WaError>,
     duplicates: Vec<String>,
+    index_changes: Option<IndexChanges>,
     _lifecycle: PageLifecycle,
     _lock: SessionLock,
+}
+
+/// The origin-wide `BroadcastChannel` on which drivers announce that a
+/// session's link changed, so every open session re-checks duplicate links.
+struct IndexChanges {
+    channel: web_sys::BroadcastChannel,
+    _on_message: wasm_bindgen::closure::Closure<dyn FnMut(web_sys::MessageEvent)>,
+}
+
+/// The name of that channel.
+const INDEX_CHANNEL: &str = "wa-wasm:index";
+
+impl IndexChanges {
+    fn listen(sender: InboxSender<Input>) -> Option<Self> {
+        use wasm_bindgen::JsCast;
+        let channel = web_sys::BroadcastChannel::new(INDEX_CHANNEL).ok()?;
+        let on_message = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::MessageEvent)>::new(
+            move |_: web_sys::MessageEvent| {
+                sender.push(Input::IndexChanged);
+            },
+        );
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        Some(Self {
+            channel,
+            _on_message: on_message,
+        })
+    }
+
+    fn announce(&self) {
+        let _ = self
+            .channel
+            .post_message(&wasm_bindgen::JsValue::from_str("link"));
+    }
+}
+
+impl Drop for IndexChanges {
+    fn drop(&mut self) {
+        self.channel.set_onmessage(None);
+        self.channel.close();
+    }
 }
 
 /// Seeds the engine's randomness from the browser.
@@ -167,6 +210,7 @@ impl Driver {
             queries: HashMap::new(),
             wipe_error: None,
             duplicates: Vec::new(),
+            index_changes: IndexChanges::listen(sender.clone()),
             _lifecycle: lifecycle,
             _lock: lock,
         };
@@ -205,6 +249,7 @@ impl Driver {
                 Input::Timer => self.client.handle_timeout(now, &mut self.rng),
                 Input::Page(event) => self.page_event(event, now),
                 Input::Hello => self.shared.broadcast_status(),
+                Input::IndexChanged => self.check_duplicates().await,
                 Input::Stop(done) => {
                     self.stop();
                     done.push(());
@@ -446,6 +491,7 @@ impl Driver {
                 {
                     tracing::warn!(%error, "cannot record the link in the session index");
                 }
+                self.announce_link_change();
                 self.check_duplicates().await;
             }
             Event::Connection(update) if update.state == ConnectionState::Open => {
@@ -472,6 +518,13 @@ impl Driver {
             tracing::warn!(%error, "cannot update the session index");
         }
         self.duplicates.clear();
+        self.announce_link_change();
+    }
+
+    fn announce_link_change(&self) {
+        if let Some(changes) = &self.index_changes {
+            changes.announce();
+        }
     }
 
     /// Looks for other sessions linking the same phone number; reports a new

@@ -524,6 +524,10 @@ async fn two_sessions_linking_one_number_are_reported() {
         .collect();
     assert!(sessions.contains(&a_name.as_str()) && sessions.contains(&b_name.as_str()));
     assert_eq!(to_value(&b.status())["duplicates"], json!([a_name]));
+    // The first session hears of it too (the sessions announce link changes).
+    let duplicate = a_events.wait("duplicate-link", 5_000, |_| true).await;
+    assert_eq!(duplicate["phoneNumber"], phone.as_str());
+    assert_eq!(to_value(&a.status())["duplicates"], json!([b_name]));
     let stored = to_value(&await_promise(WaClient::sessions()).await.unwrap());
     let entry = stored
         .as_array()
@@ -534,10 +538,18 @@ async fn two_sessions_linking_one_number_are_reported() {
         .unwrap();
     assert_eq!(entry["duplicates"], json!([b_name]));
 
-    for client in [a, b] {
-        await_promise(client.logout()).await.unwrap();
-        await_promise(client.close()).await.unwrap();
+    // Once b logs out, a is alone with its number again.
+    await_promise(b.logout()).await.unwrap();
+    for _ in 0..100 {
+        if to_value(&a.status())["duplicates"] == json!([]) {
+            break;
+        }
+        sleep(20).await;
     }
+    assert_eq!(to_value(&a.status())["duplicates"], json!([]));
+    await_promise(b.close()).await.unwrap();
+    await_promise(a.logout()).await.unwrap();
+    await_promise(a.close()).await.unwrap();
 }
 
 /// Fires a synthetic page event (`online` on the window, `resume` on the
@@ -573,6 +585,59 @@ async fn online_and_resume_reconnect_at_once_instead_of_waiting() {
         recorder.wait_state("open", 10_000).await;
     }
     await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_write_is_an_error_event_and_the_link_is_not_confirmed() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("write-fails");
+    let phone = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    await_promise(client.connect()).await.unwrap();
+    let qr = recorder.wait("qr", 20_000, |_| true).await;
+
+    // Pull the database from under the client (as a "clear site data" or a
+    // blocked upgrade would): its connection closes, every write now fails.
+    let factory = Reflect::get(&js_sys::global(), &"indexedDB".into()).unwrap();
+    let delete: Function = Reflect::get(&factory, &"deleteDatabase".into())
+        .unwrap()
+        .unchecked_into();
+    delete
+        .call1(
+            &factory,
+            &wa_wasm::web::session_database_name(&session).into(),
+        )
+        .unwrap();
+    sleep(200).await;
+
+    control(
+        &sim,
+        "POST",
+        "/scan-qr",
+        Some(json!({ "qr": qr["qr"], "phone": phone })),
+    )
+    .await;
+    let error = recorder.wait("error", 20_000, |_| true).await;
+    assert_eq!(error["code"], "storage", "{error}");
+    // The pairing reply depends on the stored credentials: it never left,
+    // so the device never logged in.
+    sleep(1_000).await;
+    assert!(
+        !recorder.states().iter().any(|s| s == "open"),
+        "{:?}",
+        recorder.states()
+    );
+    let connections = control(&sim, "GET", "/connections", None).await;
+    assert!(
+        !connections
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["device"].as_str().is_some_and(|d| d.starts_with(&phone))),
+        "{connections}"
+    );
     await_promise(client.close()).await.unwrap();
 }
 
