@@ -298,17 +298,22 @@ async fn run_command(shared: Rc<Shared>, command: Command) -> Result<Value, WaEr
     let channel = shared
         .channel()
         .ok_or_else(|| WaError::new(ErrorCode::Closed, "the client was closed"))?;
-    channel
-        .request(command, REMOTE_COMMAND_TIMEOUT_MS)
-        .await
-        .map_err(|error| match error {
-            ChannelError::Remote(remote) => WaError::remote(remote.code, remote.message),
-            ChannelError::Timeout { .. } | ChannelError::Abandoned(_) => {
-                WaError::new(ErrorCode::NoOwner, error.to_string())
-            }
-            ChannelError::Closed => WaError::new(ErrorCode::Closed, error.to_string()),
-            other => WaError::new(ErrorCode::Channel, other.to_string()),
-        })
+    let answer = channel
+        .request(command.clone(), REMOTE_COMMAND_TIMEOUT_MS)
+        .await;
+    if matches!(answer, Err(ChannelError::Abandoned(_))) && shared.is_owner() {
+        // This tab took the session over while the command was on its way
+        // to the old owner: run it here.
+        return Box::pin(run_command(shared, command)).await;
+    }
+    answer.map_err(|error| match error {
+        ChannelError::Remote(remote) => WaError::remote(remote.code, remote.message),
+        ChannelError::Timeout { .. } | ChannelError::Abandoned(_) => {
+            WaError::new(ErrorCode::NoOwner, error.to_string())
+        }
+        ChannelError::Closed => WaError::new(ErrorCode::Closed, error.to_string()),
+        other => WaError::new(ErrorCode::Channel, other.to_string()),
+    })
 }
 
 fn lock_error(error: LockError) -> WaError {
