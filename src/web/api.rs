@@ -20,7 +20,8 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use super::console::LogLevel;
 use crate::client::policy::BackoffConfig;
 use crate::client::{
-    Browser, ClientConfig, ClientError, ConnectionUpdate, Event, LastDisconnect, Status,
+    Browser, ClientConfig, ClientError, ConnectionUpdate, Event, IncomingMessage, LastDisconnect,
+    MessageContent, MessageStatus, ReceiptKind, Status,
 };
 use crate::crypto::PublicKey;
 use crate::store::StoreError;
@@ -89,6 +90,39 @@ export interface TabEvent { role: 'owner' | 'follower' }
 /** Something failed outside a command (storage, the owning tab, …). */
 export interface ErrorEvent { code: WaErrorCode; message: string }
 
+/** A received message (stored and acknowledged before this event). */
+export interface MessageEvent {
+  id: string;
+  /** The chat: the contact's JID, or the group's. */
+  chat: string;
+  /** The sending device's JID. */
+  sender: string;
+  fromMe: boolean;
+  pushName: string | null;
+  /** Server time, unix seconds. */
+  timestamp: number;
+  type: 'text' | 'document' | 'unsupported';
+  text?: string;
+  document?: { fileName: string; mimetype: string; title: string; caption: string | null; fileLength: number };
+  /** For `unsupported`: the raw kind (`image`, `reaction`, …). */
+  kind?: string;
+}
+/** A receipt from a contact's device for messages we sent. */
+export interface ReceiptEvent {
+  ids: string[]; chat: string; from: string;
+  type: 'delivered' | 'read' | 'sender' | 'retry' | string;
+  timestamp: number;
+}
+/** Where a message we sent stands. */
+export interface MessageStatusEvent {
+  id: string; chat: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed';
+  /** Why, when `failed`. */
+  error: string | null;
+}
+/** One answer of `isOnWhatsApp`. */
+export interface OnWhatsAppResult { phone: string; jid: string; exists: boolean; lid: string | null }
+
 /** Every event and its payload. */
 export interface WaEvents {
   connection: ConnectionEvent;
@@ -101,6 +135,11 @@ export interface WaEvents {
   'duplicate-link': DuplicateLinkEvent;
   tab: TabEvent;
   error: ErrorEvent;
+  message: MessageEvent;
+  receipt: ReceiptEvent;
+  'message-status': MessageStatusEvent;
+  /** A contact's device re-installed (new identity key, now trusted). */
+  'identity-changed': { jid: string };
 }
 export type WaEventName = keyof WaEvents;
 
@@ -114,7 +153,10 @@ export interface WaStatus {
   sessionStored: boolean;
   reconnecting: { attempt: number; at: number } | null;
   lastDisconnect: { reason: string; code: number | null; at: number } | null;
-  stats: { connects: number; reconnects: number; messagesIn: number; messagesOut: number; lastActivity: number | null };
+  stats: {
+    connects: number; reconnects: number; messagesIn: number; messagesOut: number;
+    retriesSent: number; retriesAnswered: number; duplicates: number; lastActivity: number | null;
+  };
   /** Other sessions of this origin linked to the same phone number. */
   duplicates: string[];
 }
@@ -134,7 +176,7 @@ export interface StoredSession {
 /** `WaError.code`. */
 export type WaErrorCode =
   | 'invalid_options' | 'already_connected' | 'not_open' | 'not_waiting_for_scan'
-  | 'invalid_phone_number' | 'send_failed' | 'storage' | 'quota_exceeded'
+  | 'invalid_phone_number' | 'invalid_recipient' | 'send_failed' | 'storage' | 'quota_exceeded'
   | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness' | 'in_use';
 
 export interface WaClient {
@@ -157,6 +199,8 @@ pub enum ErrorCode {
     NotWaitingForScan,
     /// The phone number is not usable.
     InvalidPhoneNumber,
+    /// The recipient (number or JID) or the text is not usable.
+    InvalidRecipient,
     /// The engine could not send.
     SendFailed,
     /// IndexedDB failed.
@@ -186,6 +230,7 @@ impl ErrorCode {
             Self::NotOpen => "not_open",
             Self::NotWaitingForScan => "not_waiting_for_scan",
             Self::InvalidPhoneNumber => "invalid_phone_number",
+            Self::InvalidRecipient => "invalid_recipient",
             Self::SendFailed => "send_failed",
             Self::Storage => "storage",
             Self::QuotaExceeded => "quota_exceeded",
@@ -289,6 +334,7 @@ impl From<ClientError> for WaError {
             ClientError::NotOpen(_) => ErrorCode::NotOpen,
             ClientError::NotWaitingForScan(_) => ErrorCode::NotWaitingForScan,
             ClientError::InvalidPhoneNumber(_) => ErrorCode::InvalidPhoneNumber,
+            ClientError::Address(_) => ErrorCode::InvalidRecipient,
             _ => ErrorCode::SendFailed,
         };
         Self::new(code, error.to_string())
@@ -460,12 +506,81 @@ pub fn event_json(event: &Event) -> Option<(&'static str, Value)> {
             ("pairing-failed", json!({ "message": error.to_string() }))
         }
         Event::PreKeysUploaded { count } => ("pre-keys-uploaded", json!({ "count": count })),
+        Event::Message(message) => ("message", message_json(message)),
+        Event::Receipt(receipt) => (
+            "receipt",
+            json!({
+                "ids": receipt.ids,
+                "chat": receipt.chat.to_string(),
+                "from": receipt.from.to_string(),
+                "type": match &receipt.kind {
+                    ReceiptKind::Delivered => "delivered",
+                    ReceiptKind::Read => "read",
+                    ReceiptKind::Sender => "sender",
+                    ReceiptKind::Retry => "retry",
+                    ReceiptKind::Other(kind) => kind.as_str(),
+                },
+                "timestamp": receipt.timestamp,
+            }),
+        ),
+        Event::MessageStatus(update) => {
+            let (status, error) = match &update.status {
+                MessageStatus::Sent => ("sent", None),
+                MessageStatus::Delivered => ("delivered", None),
+                MessageStatus::Read => ("read", None),
+                MessageStatus::Failed(failure) => ("failed", Some(failure.to_string())),
+            };
+            (
+                "message-status",
+                json!({ "id": update.id, "chat": update.chat.to_string(), "status": status, "error": error }),
+            )
+        }
+        Event::IdentityChanged { jid } => ("identity-changed", json!({ "jid": jid.to_string() })),
         Event::StoreFailed { error } => {
             let error = WaError::from(error.clone());
             ("error", error_json(&error))
         }
         _ => return None,
     })
+}
+
+fn message_json(message: &IncomingMessage) -> Value {
+    let mut json = json!({
+        "id": message.id,
+        "chat": message.chat.to_string(),
+        "sender": message.sender.to_string(),
+        "fromMe": message.from_me,
+        "pushName": message.push_name,
+        "timestamp": message.timestamp,
+    });
+    let content = match &message.content {
+        MessageContent::Text(text) => json!({ "type": "text", "text": text }),
+        MessageContent::Document(document) => json!({
+            "type": "document",
+            "document": {
+                "fileName": document.file_name,
+                "mimetype": document.mimetype,
+                "title": document.title,
+                "caption": document.caption,
+                "fileLength": document.file_length,
+            },
+        }),
+        MessageContent::Image(image) => json!({
+            "type": "image",
+            "image": {
+                "mimetype": image.mimetype,
+                "caption": image.caption,
+                "fileLength": image.file_length,
+                "width": image.width,
+                "height": image.height,
+            },
+        }),
+        MessageContent::Unsupported { kind } => json!({ "type": "unsupported", "kind": kind }),
+    };
+    if let (Some(json), Value::Object(content)) = (json.as_object_mut(), content) {
+        json.extend(content);
+    }
+    json
 }
 
 /// The `error` event's payload.
@@ -493,6 +608,9 @@ pub fn status_json(session: &str, status: &Status, duplicates: &[String]) -> Val
             "reconnects": status.stats.reconnects,
             "messagesIn": status.stats.messages_in,
             "messagesOut": status.stats.messages_out,
+            "retriesSent": status.stats.retries_sent,
+            "retriesAnswered": status.stats.retries_answered,
+            "duplicates": status.stats.duplicates,
             "lastActivity": status.stats.last_activity,
         },
         "duplicates": duplicates,
@@ -510,7 +628,10 @@ pub fn unknown_status_json(session: &str) -> Value {
         "sessionStored": false,
         "reconnecting": null,
         "lastDisconnect": null,
-        "stats": { "connects": 0, "reconnects": 0, "messagesIn": 0, "messagesOut": 0, "lastActivity": null },
+        "stats": {
+            "connects": 0, "reconnects": 0, "messagesIn": 0, "messagesOut": 0,
+            "retriesSent": 0, "retriesAnswered": 0, "duplicates": 0, "lastActivity": null,
+        },
         "duplicates": [],
     })
 }

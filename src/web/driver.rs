@@ -33,9 +33,11 @@ use super::wa_client::{Command, Shared};
 use super::{CommandRequest, DuplicateLink};
 use crate::client::policy::{TransportClose, TransportCloseKind};
 use crate::client::{
-    Client, ConnectionState, Event, HttpRequestId, HttpResponse, Output, load_records,
+    Client, ConnectionState, Event, HttpRequestId, HttpResponse, OnWhatsApp, Output, QueryId,
+    load_records,
 };
 use crate::store::{Store, load_auth};
+use std::collections::HashMap;
 
 /// The engine's randomness: ChaCha20 seeded once from `crypto.getRandomValues`
 /// (so drawing can never fail later).
@@ -100,6 +102,7 @@ pub(crate) struct Driver {
     inbox: Inbox<Input>,
     sender: InboxSender<Input>,
     waiting_for_wipe: Vec<Reply>,
+    queries: HashMap<QueryId, Reply>,
     wipe_error: Option<WaError>,
     duplicates: Vec<String>,
     index_changes: Option<IndexChanges>,
@@ -207,6 +210,7 @@ impl Driver {
             inbox,
             sender: sender.clone(),
             waiting_for_wipe: Vec::new(),
+            queries: HashMap::new(),
             wipe_error: None,
             duplicates: Vec::new(),
             index_changes: IndexChanges::listen(sender.clone()),
@@ -263,7 +267,8 @@ impl Driver {
         self.timer.disarm();
         self.socket_id = self.socket_id.wrapping_add(1);
         self.socket = None;
-        for reply in self.waiting_for_wipe.drain(..) {
+        let queries: Vec<Reply> = self.queries.drain().map(|(_, reply)| reply).collect();
+        for reply in self.waiting_for_wipe.drain(..).chain(queries) {
             answer(
                 &self.shared,
                 reply,
@@ -296,6 +301,37 @@ impl Driver {
                 .client
                 .request_pairing_code(&phone, now, rng)
                 .map_err(WaError::from),
+            Command::SendText { to, text } => {
+                let sent = self
+                    .client
+                    .parse_recipient(&to)
+                    .and_then(|to| self.client.send_text(&to, &text, now, rng));
+                let result = sent.map(|id| json!({ "id": id })).map_err(WaError::from);
+                answer(&self.shared, reply, result);
+                return;
+            }
+            Command::MarkRead { chat, ids, sender } => {
+                let marked = self.client.parse_recipient(&chat).and_then(|chat| {
+                    let sender = match sender {
+                        Some(sender) => Some(self.client.parse_recipient(&sender)?),
+                        None => None,
+                    };
+                    self.client
+                        .mark_read(&chat, sender.as_ref(), &ids, now, rng)
+                });
+                marked.map_err(WaError::from)
+            }
+            Command::IsOnWhatsApp { phones } => {
+                let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+                match self.client.is_on_whatsapp(&phones, now, rng) {
+                    // Answered by the `OnWhatsApp` event.
+                    Ok(query) => {
+                        self.queries.insert(query, reply);
+                        return;
+                    }
+                    Err(error) => Err(WaError::from(error)),
+                }
+            }
         };
         answer(&self.shared, reply, result.map(|()| Value::Null));
     }
@@ -448,6 +484,15 @@ impl Driver {
             self.shared.publish(name, data);
         }
         match &event {
+            Event::OnWhatsApp { id, result } => {
+                if let Some(reply) = self.queries.remove(id) {
+                    let result = match result {
+                        Ok(found) => Ok(on_whatsapp_json(found)),
+                        Err(error) => Err(WaError::new(ErrorCode::SendFailed, error.to_string())),
+                    };
+                    answer(&self.shared, reply, result);
+                }
+            }
             Event::Paired { me, lid, .. } => {
                 if let Some(index) = &self.index
                     && let Err(error) = index
@@ -583,4 +628,21 @@ fn answer(shared: &Shared, reply: Reply, result: Result<Value, WaError>) {
             shared.reply(&request, result);
         }
     }
+}
+
+/// `isOnWhatsApp`'s answer.
+fn on_whatsapp_json(found: &[OnWhatsApp]) -> Value {
+    Value::Array(
+        found
+            .iter()
+            .map(|entry| {
+                json!({
+                    "phone": entry.phone,
+                    "jid": entry.jid.to_string(),
+                    "exists": entry.exists,
+                    "lid": entry.lid.as_ref().map(ToString::to_string),
+                })
+            })
+            .collect(),
+    )
 }

@@ -57,6 +57,27 @@ pub(crate) enum Command {
         /// The phone number.
         phone: String,
     },
+    /// `sendText(to, text)`.
+    SendText {
+        /// A phone number or JID.
+        to: String,
+        /// The text.
+        text: String,
+    },
+    /// `markRead(chat, ids, sender)`.
+    MarkRead {
+        /// The chat (JID or number).
+        chat: String,
+        /// The messages.
+        ids: Vec<String>,
+        /// The sending device, in groups.
+        sender: Option<String>,
+    },
+    /// `isOnWhatsApp(phones)`.
+    IsOnWhatsApp {
+        /// Phone numbers.
+        phones: Vec<String>,
+    },
 }
 
 /// What the owning tab tells the others.
@@ -548,6 +569,29 @@ impl WaClient {
     #[wasm_bindgen(js_name = clearSession, unchecked_return_type = "Promise<void>")]
     pub fn clear_session(&self) -> Promise {
         self.command(Command::ClearSession)
+    }
+
+    /// Sends a text to `to` (a phone number in international format, any
+    /// formatting, or a JID). Resolves with `{ id }` once it is queued;
+    /// `message-status` events follow (`sent`, `delivered`, `read` or
+    /// `failed`). Needs the connection open.
+    #[wasm_bindgen(js_name = sendText, unchecked_return_type = "Promise<{ id: string }>")]
+    pub fn send_text(&self, to: String, text: String) -> Promise {
+        self.command(Command::SendText { to, text })
+    }
+
+    /// Tells the sender that the messages `ids` of `chat` were read (blue
+    /// ticks). In groups, `sender` is the participant who sent them.
+    #[wasm_bindgen(js_name = markRead, unchecked_return_type = "Promise<void>")]
+    pub fn mark_read(&self, chat: String, ids: Vec<String>, sender: Option<String>) -> Promise {
+        self.command(Command::MarkRead { chat, ids, sender })
+    }
+
+    /// Which of `phones` have WhatsApp: resolves with one
+    /// `{ phone, jid, exists, lid }` per number.
+    #[wasm_bindgen(js_name = isOnWhatsApp, unchecked_return_type = "Promise<OnWhatsAppResult[]>")]
+    pub fn is_on_whatsapp(&self, phones: Vec<String>) -> Promise {
+        self.command(Command::IsOnWhatsApp { phones })
     }
 
     /// A snapshot: state, linked account, tab role, reconnect and counters.

@@ -493,3 +493,95 @@ async fn a_failed_write_is_an_error_event_and_the_link_is_not_confirmed() {
     );
     await_promise(client.close()).await.unwrap();
 }
+
+#[wasm_bindgen_test]
+async fn sends_and_receives_text_with_a_simulated_contact() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("text");
+    let phone = new_phone(&sim).await;
+    let contact = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    recorder.attach(&client, &["message", "message-status", "receipt"]);
+    let me = link(&sim, &client, &recorder, &phone).await;
+
+    let sent = to_value(
+        &await_promise(
+            client.send_text(format!("+{contact}"), "Tu reserva está confirmada".into()),
+        )
+        .await
+        .unwrap(),
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    recorder
+        .wait("message-status", 20_000, |s| {
+            s["id"] == id.as_str() && s["status"] == "sent"
+        })
+        .await;
+    let mut received = Value::Null;
+    for _ in 0..200 {
+        received = control(&sim, "GET", &format!("/accounts/{contact}/received"), None).await;
+        if received
+            .as_array()
+            .is_some_and(|r| r.iter().any(|m| m["id"] == id.as_str()))
+        {
+            break;
+        }
+        sleep(50).await;
+    }
+    let message = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("the contact did not receive {id}: {received}"));
+    assert_eq!(message["text"], "Tu reserva está confirmada");
+
+    control(
+        &sim,
+        "POST",
+        "/messages",
+        Some(json!({ "from": contact, "to": phone, "text": "gracias" })),
+    )
+    .await;
+    let incoming = recorder
+        .wait("message", 20_000, |m| m["text"] == "gracias")
+        .await;
+    assert_eq!(incoming["type"], "text");
+    assert_eq!(incoming["fromMe"], false);
+    assert!(incoming["chat"].as_str().unwrap().starts_with(&contact));
+    let chat = incoming["chat"].as_str().unwrap().to_owned();
+    let incoming_id = incoming["id"].as_str().unwrap().to_owned();
+    await_promise(client.mark_read(chat, vec![incoming_id], None))
+        .await
+        .unwrap();
+
+    let found = to_value(
+        &await_promise(client.is_on_whatsapp(vec![contact.clone(), "19990000001".into()]))
+            .await
+            .unwrap(),
+    );
+    let found = found.as_array().unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f["phone"] == contact.as_str() && f["exists"] == true)
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f["phone"] == "19990000001" && f["exists"] == false)
+    );
+
+    // Bad input is refused with a code, before anything is sent.
+    let error = await_promise(client.send_text("not a number".into(), "x".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_recipient");
+    assert!(!me.is_empty());
+
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
