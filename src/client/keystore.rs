@@ -47,10 +47,13 @@ pub const MESSAGING_NAMESPACES: [Namespace; 10] = [
     Namespace::ProcessedMessages,
 ];
 
+/// Records by namespace (indexed by [`Namespace::index`]), then by key.
+type ByNamespace = [BTreeMap<String, Vec<u8>>; Namespace::ALL.len()];
+
 /// The messaging records of a store, as loaded by [`load_records`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredRecords {
-    records: BTreeMap<Namespace, BTreeMap<String, Vec<u8>>>,
+    records: ByNamespace,
 }
 
 impl StoredRecords {
@@ -61,15 +64,14 @@ impl StoredRecords {
 
     /// Adds one record (for shells that read the store themselves).
     pub fn insert(&mut self, namespace: Namespace, key: impl Into<String>, value: Vec<u8>) {
-        self.records
-            .entry(namespace)
-            .or_default()
-            .insert(key.into(), value);
+        if let Some(map) = self.records.get_mut(namespace.index()) {
+            map.insert(key.into(), value);
+        }
     }
 
     /// How many records there are.
     pub fn len(&self) -> usize {
-        self.records.values().map(BTreeMap::len).sum()
+        self.records.iter().map(BTreeMap::len).sum()
     }
 
     /// Whether there are none.
@@ -88,10 +90,9 @@ pub async fn load_records<S: Store>(store: &S) -> Result<StoredRecords, StoreErr
             continue;
         }
         let values = store.load_many(namespace, &names).await?;
-        let map = loaded.records.entry(namespace).or_default();
         for (name, value) in names.into_iter().zip(values) {
             if let Some(value) = value {
-                map.insert(name, value);
+                loaded.insert(namespace, name, value);
             }
         }
     }
@@ -103,7 +104,7 @@ type Undo = Vec<(Namespace, String, Option<Vec<u8>>)>;
 /// The in-memory records with the undo logs of batches not yet committed.
 #[derive(Debug, Default)]
 pub(crate) struct Records {
-    records: BTreeMap<Namespace, BTreeMap<String, Vec<u8>>>,
+    records: ByNamespace,
     pending: VecDeque<Undo>,
 }
 
@@ -115,21 +116,21 @@ impl Records {
 
     pub(crate) fn get(&self, namespace: Namespace, key: &str) -> Option<&[u8]> {
         self.records
-            .get(&namespace)
+            .get(namespace.index())
             .and_then(|m| m.get(key))
             .map(Vec::as_slice)
     }
 
     pub(crate) fn count(&self, namespace: Namespace) -> usize {
-        self.records.get(&namespace).map_or(0, BTreeMap::len)
+        self.records.get(namespace.index()).map_or(0, BTreeMap::len)
     }
 
     pub(crate) fn iter(&self, namespace: Namespace) -> impl Iterator<Item = (&String, &Vec<u8>)> {
-        self.records.get(&namespace).into_iter().flatten()
+        self.records.get(namespace.index()).into_iter().flatten()
     }
 
     fn set(&mut self, namespace: Namespace, key: &str, value: Option<Vec<u8>>) -> Option<Vec<u8>> {
-        let map = self.records.entry(namespace).or_default();
+        let map = self.records.get_mut(namespace.index())?;
         match value {
             Some(value) => map.insert(key.to_owned(), value),
             None => map.remove(key),
@@ -157,7 +158,11 @@ impl Records {
                     undo.push((*namespace, key.clone(), old));
                 }
                 Change::Clear { namespace } => {
-                    let old = self.records.remove(namespace).unwrap_or_default();
+                    let old = self
+                        .records
+                        .get_mut(namespace.index())
+                        .map(core::mem::take)
+                        .unwrap_or_default();
                     undo.extend(old.into_iter().map(|(k, v)| (*namespace, k, Some(v))));
                 }
             }
@@ -181,7 +186,7 @@ impl Records {
 
     /// The store was wiped.
     pub(crate) fn wipe(&mut self) {
-        self.records.clear();
+        self.records.iter_mut().for_each(BTreeMap::clear);
         self.pending.clear();
     }
 }

@@ -77,7 +77,7 @@ pub use keys::{
     SignedPreKeyId,
 };
 pub use state::SessionRecord;
-pub use store::{IdentityChange, Outcome, SignalChanges};
+pub use store::{IdentityChange, Outcome, Puts, SignalChanges};
 pub use wire::{
     CiphertextMessage, PreKeySignalMessage, SenderKeyDistributionMessage, SenderKeyMessage,
     SignalMessage, VERSION_BYTE,

@@ -195,8 +195,10 @@ where
     note_identity(store, remote, message.identity_key(), &mut changes)?;
     record.promote(state);
     changes.sessions.insert(remote.clone(), record);
-    if let Some(one_time) = one_time {
-        changes.removed_pre_keys.insert(one_time.id);
+    if let Some(one_time) = one_time
+        && !changes.removed_pre_keys.contains(&one_time.id)
+    {
+        changes.removed_pre_keys.push(one_time.id);
     }
     Ok(Outcome {
         value: plaintext,

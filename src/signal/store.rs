@@ -12,7 +12,7 @@
 //! runs several operations (say a `pkmsg` carrying a sender key, then the
 //! `skmsg` it unlocks) before one commit.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use super::address::{ProtocolAddress, SenderKeyName};
 use super::error::SignalError;
@@ -81,20 +81,107 @@ pub struct IdentityChange {
     pub current: IdentityKey,
 }
 
+/// Records keyed by `K` in the order they were first put; a later put of the
+/// same key replaces the value in place.
+///
+/// A batch touches a handful of records (at most one per device of a group),
+/// so a vector searched linearly does the job of a map at a fraction of the
+/// code a sorted map adds to the wasm module for each key type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Puts<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Puts<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: PartialEq, V> Puts<K, V> {
+    /// Puts `value` under `key`, replacing an earlier value.
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// The value put under `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Whether a value is put under `key`.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// The value put under `key`, to change in place.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is put.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys in the order they were first put.
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    /// The entries in the order they were first put.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<K: PartialEq, V> Extend<(K, V)> for Puts<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, entries: I) {
+        for (key, value) in entries {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K, V> IntoIterator for Puts<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a Puts<K, V> {
+    type Item = (&'a K, &'a V);
+    type IntoIter =
+        core::iter::Map<core::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
 /// What an operation wants written, to be committed atomically by the caller
 /// before it acknowledges the message. Later puts replace earlier ones.
 #[derive(Debug, Clone, Default)]
 pub struct SignalChanges {
     /// Session records to write.
-    pub sessions: BTreeMap<ProtocolAddress, SessionRecord>,
+    pub sessions: Puts<ProtocolAddress, SessionRecord>,
     /// One-time pre-keys consumed by incoming sessions: delete them.
-    pub removed_pre_keys: BTreeSet<PreKeyId>,
+    pub removed_pre_keys: Vec<PreKeyId>,
     /// Peer identities to save (first seen, or changed).
-    pub identities: BTreeMap<ProtocolAddress, IdentityKey>,
+    pub identities: Puts<ProtocolAddress, IdentityKey>,
     /// Sender key records to write.
-    pub sender_keys: BTreeMap<SenderKeyName, SenderKeyRecord>,
+    pub sender_keys: Puts<SenderKeyName, SenderKeyRecord>,
     /// Identity changes to report to the user (not to store).
-    pub identity_changes: BTreeMap<ProtocolAddress, IdentityChange>,
+    pub identity_changes: Puts<ProtocolAddress, IdentityChange>,
 }
 
 impl SignalChanges {
@@ -110,14 +197,18 @@ impl SignalChanges {
     /// Folds `later` (produced after `self` was staged) into `self`.
     pub fn merge(&mut self, later: SignalChanges) {
         self.sessions.extend(later.sessions);
-        self.removed_pre_keys.extend(later.removed_pre_keys);
+        for id in later.removed_pre_keys {
+            if !self.removed_pre_keys.contains(&id) {
+                self.removed_pre_keys.push(id);
+            }
+        }
         self.identities.extend(later.identities);
         self.sender_keys.extend(later.sender_keys);
         for (address, change) in later.identity_changes {
-            self.identity_changes
-                .entry(address)
-                .and_modify(|earlier| earlier.current = change.current)
-                .or_insert(change);
+            match self.identity_changes.get_mut(&address) {
+                Some(earlier) => earlier.current = change.current,
+                None => self.identity_changes.insert(address, change),
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! [`Changes`]: an ordered batch of writes the shell commits atomically.
 
 use core::fmt;
-use std::collections::{BTreeMap, BTreeSet};
 
 use super::Namespace;
 
@@ -152,31 +151,34 @@ impl Changes {
     /// clears first, then the final put or delete of each key (deletes after a
     /// clear of the same namespace are dropped as redundant).
     pub fn compact(self) -> Changes {
-        let mut cleared = BTreeSet::new();
-        let mut last: BTreeMap<(Namespace, String), Option<Vec<u8>>> = BTreeMap::new();
-        for op in self.ops {
+        let mut cleared: Vec<Namespace> = Vec::new();
+        // (namespace, key, position in the batch, value or deletion)
+        let mut writes: Vec<(Namespace, String, usize, Option<Vec<u8>>)> = Vec::new();
+        for (position, op) in self.ops.into_iter().enumerate() {
             match op {
                 Change::Put {
                     namespace,
                     key,
                     value,
-                } => {
-                    last.insert((namespace, key), Some(value));
-                }
-                Change::Delete { namespace, key } => {
-                    last.insert((namespace, key), None);
-                }
+                } => writes.push((namespace, key, position, Some(value))),
+                Change::Delete { namespace, key } => writes.push((namespace, key, position, None)),
                 Change::Clear { namespace } => {
-                    last.retain(|(ns, _), _| *ns != namespace);
-                    cleared.insert(namespace);
+                    writes.retain(|(ns, ..)| *ns != namespace);
+                    if !cleared.contains(&namespace) {
+                        cleared.push(namespace);
+                    }
                 }
             }
         }
+        cleared.sort_unstable();
+        // By key, the latest write first; then keep only that one.
+        writes.sort_unstable_by(|a, b| (a.0, &a.1, b.2).cmp(&(b.0, &b.1, a.2)));
+        writes.dedup_by(|later, earlier| later.0 == earlier.0 && later.1 == earlier.1);
         let mut ops: Vec<Change> = cleared
             .iter()
             .map(|&namespace| Change::Clear { namespace })
             .collect();
-        for ((namespace, key), value) in last {
+        for (namespace, key, _, value) in writes {
             match value {
                 Some(value) => ops.push(Change::Put {
                     namespace,

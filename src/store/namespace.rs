@@ -53,6 +53,11 @@ impl Namespace {
         Namespace::AppMeta,
     ];
 
+    /// The position in [`Namespace::ALL`], for tables indexed by namespace.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The stable storage name.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -97,6 +102,13 @@ impl FromStr for Namespace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (position, namespace) in Namespace::ALL.into_iter().enumerate() {
+            assert_eq!(namespace.index(), position, "{namespace}");
+        }
+    }
 
     #[test]
     fn names_are_unique_and_parse_back() {

@@ -14,7 +14,6 @@
 //! milliseconds), readable in the browser's developer tools; they hold no
 //! secret.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use js_sys::{Array, Object, Reflect};
@@ -135,26 +134,25 @@ pub struct DuplicateLink {
 
 /// The phone numbers linked by more than one session, sorted by number.
 pub fn find_duplicates(sessions: &[SessionInfo]) -> Vec<DuplicateLink> {
-    let mut by_number: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for session in sessions {
-        if let Some(number) = session.phone_number() {
-            by_number
-                .entry(number)
-                .or_default()
-                .push(session.name.clone());
+    let mut linked: Vec<(String, &str)> = sessions
+        .iter()
+        .filter_map(|session| Some((session.phone_number()?, session.name.as_str())))
+        .collect();
+    linked.sort_unstable();
+    linked.dedup();
+    let mut duplicates: Vec<DuplicateLink> = Vec::new();
+    for (number, name) in linked {
+        match duplicates.last_mut() {
+            Some(last) if last.phone_number == number => last.sessions.push(name.to_owned()),
+            _ => duplicates.push(DuplicateLink {
+                phone_number: number,
+                sessions: vec![name.to_owned()],
+            }),
         }
     }
-    by_number
+    duplicates
         .into_iter()
-        .filter(|(_, names)| names.len() > 1)
-        .map(|(phone_number, mut sessions)| {
-            sessions.sort();
-            sessions.dedup();
-            DuplicateLink {
-                phone_number,
-                sessions,
-            }
-        })
+        .filter(|duplicate| duplicate.sessions.len() > 1)
         .collect()
 }
 
