@@ -12,11 +12,11 @@
 
 use core::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use super::channel::{strings, take_optional_string, take_string};
 use super::console::LogLevel;
 use crate::client::policy::BackoffConfig;
 use crate::client::{
@@ -361,28 +361,6 @@ impl From<super::IdbError> for WaError {
     }
 }
 
-/// The options object as JSON (see `WaClientOptions`).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawOptions {
-    session: String,
-    url: Option<String>,
-    root_key: Option<String>,
-    browser: Option<[String; 3]>,
-    version: Option<[u32; 3]>,
-    push_name: Option<String>,
-    reconnect: Option<RawReconnect>,
-    log_level: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawReconnect {
-    max_attempts: Option<u32>,
-    first_delay_ms: Option<u64>,
-    max_delay_ms: Option<u64>,
-}
-
 /// `WaClient.open`'s options, checked.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -410,49 +388,94 @@ impl Options {
 
     /// Reads and checks the options as JSON text.
     pub fn from_json(text: &str) -> Result<Self, WaError> {
-        let raw: RawOptions = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        if raw.session.is_empty() || raw.session.len() > 200 {
+        let value: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let Value::Object(mut raw) = value else {
+            return Err(invalid("options must be an object"));
+        };
+        let session = take_string(&mut raw, "session").map_err(invalid)?;
+        if session.is_empty() || session.len() > 200 {
             return Err(invalid("session must be 1 to 200 characters"));
         }
         let mut config = ClientConfig::default();
-        if let Some(url) = raw.url {
+        if let Some(url) = take_optional_string(&mut raw, "url").map_err(invalid)? {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                 return Err(invalid("url must start with ws:// or wss://"));
             }
             config.url = url;
         }
-        if let Some(root) = raw.root_key {
+        if let Some(root) = take_optional_string(&mut raw, "rootKey").map_err(invalid)? {
             let bytes = hex::decode(root.trim()).map_err(|_| invalid("rootKey must be hex"))?;
             config.server_root = PublicKey::from_slice(&bytes)
                 .map_err(|_| invalid("rootKey must be a 32-byte public key"))?;
         }
-        if let Some([os, name, version]) = raw.browser {
+        if let Some(browser) = take_present(&mut raw, "browser") {
+            let [os, name, version] = strings(browser)
+                .and_then(|parts| <[String; 3]>::try_from(parts).ok())
+                .ok_or_else(|| invalid("browser must be three strings: [os, name, version]"))?;
             config.browser = Browser { os, name, version };
         }
-        if let Some(version) = raw.version {
-            config.version = version;
+        if let Some(version) = take_present(&mut raw, "version") {
+            let parts: Option<Vec<u32>> = version.as_array().map(|parts| {
+                parts
+                    .iter()
+                    .filter_map(|part| part.as_u64().and_then(|n| u32::try_from(n).ok()))
+                    .collect()
+            });
+            config.version = parts
+                .and_then(|parts| <[u32; 3]>::try_from(parts).ok())
+                .ok_or_else(|| invalid("version must be three integers: [major, minor, patch]"))?;
         }
-        config.push_name = raw.push_name;
-        if let Some(reconnect) = raw.reconnect {
+        config.push_name = take_optional_string(&mut raw, "pushName").map_err(invalid)?;
+        if let Some(reconnect) = take_present(&mut raw, "reconnect") {
+            let Value::Object(mut reconnect) = reconnect else {
+                return Err(invalid("reconnect must be an object"));
+            };
             let backoff: &mut BackoffConfig = &mut config.reconnect.backoff;
-            backoff.max_attempts = reconnect.max_attempts;
-            if let Some(ms) = reconnect.first_delay_ms {
+            if let Some(attempts) = take_present(&mut reconnect, "maxAttempts") {
+                let attempts = attempts
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| invalid("reconnect.maxAttempts must be an integer"))?;
+                backoff.max_attempts = Some(attempts);
+            }
+            if let Some(ms) = take_present(&mut reconnect, "firstDelayMs") {
+                let ms = ms
+                    .as_u64()
+                    .ok_or_else(|| invalid("reconnect.firstDelayMs must be an integer"))?;
                 backoff.first_delay = Duration::from_millis(ms.max(1));
             }
-            if let Some(ms) = reconnect.max_delay_ms {
+            if let Some(ms) = take_present(&mut reconnect, "maxDelayMs") {
+                let ms = ms
+                    .as_u64()
+                    .ok_or_else(|| invalid("reconnect.maxDelayMs must be an integer"))?;
                 backoff.max_delay = Duration::from_millis(ms.max(1));
             }
+            reject_unknown(&reconnect, "reconnect.")?;
         }
-        let log_level = match raw.log_level {
+        let log_level = match take_optional_string(&mut raw, "logLevel").map_err(invalid)? {
             None => LogLevel::Warn,
             Some(level) => LogLevel::parse(&level)
                 .ok_or_else(|| invalid(format!("unknown logLevel {level:?}")))?,
         };
+        reject_unknown(&raw, "")?;
         Ok(Self {
-            session: raw.session,
+            session,
             config,
             log_level,
         })
+    }
+}
+
+/// `object[key]` taken out, unless absent or null.
+fn take_present(object: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    object.remove(key).filter(|value| !value.is_null())
+}
+
+/// Fails on the first key left over after every known one was taken.
+fn reject_unknown(rest: &Map<String, Value>, prefix: &str) -> Result<(), WaError> {
+    match rest.keys().next() {
+        Some(key) => Err(invalid(format!("unknown option `{prefix}{key}`"))),
+        None => Ok(()),
     }
 }
 

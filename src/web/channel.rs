@@ -5,8 +5,9 @@
 //! that follow it. The owner broadcasts state and events; followers send
 //! commands ("send this text") as requests with ids and get the owner's reply
 //! (or a timeout); a tab that starts says hello so the owner can re-send its
-//! current state. Messages are JSON, so every payload type is a serde type
-//! the shell defines.
+//! current state. Messages are JSON text; payload types say how they map to
+//! a JSON value ([`Wire`]), by hand rather than through serde derives, which
+//! would cost the wasm module several kilobytes per type.
 //!
 //! Does not own who is the owner (the lock decides), what the payloads mean,
 //! or delivery guarantees: a message reaches only the tabs open at that
@@ -20,8 +21,7 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
@@ -31,9 +31,90 @@ use super::inbox::{InboxSender, inbox};
 use super::js::error_name_and_message;
 use super::timer::Timer;
 
+/// A payload that crosses the channel as a JSON value.
+pub trait Wire: Sized {
+    /// The payload as JSON.
+    fn to_value(&self) -> Value;
+    /// Reads a payload back; the error says what is wrong.
+    fn from_value(value: Value) -> Result<Self, String>;
+}
+
+impl Wire for Value {
+    fn to_value(&self) -> Value {
+        self.clone()
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        Ok(value)
+    }
+}
+
+/// Takes `object[key]` out as a string.
+pub fn take_string(object: &mut Map<String, Value>, key: &str) -> Result<String, String> {
+    match object.remove(key) {
+        Some(Value::String(text)) => Ok(text),
+        _ => Err(format!("`{key}` must be a string")),
+    }
+}
+
+/// Takes `object[key]` out as a string, if present and not null.
+pub fn take_optional_string(
+    object: &mut Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, String> {
+    match object.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(format!("`{key}` must be a string")),
+    }
+}
+
+/// An array of strings, or `None` for anything else.
+pub fn strings(value: Value) -> Option<Vec<String>> {
+    match value {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(text) => Some(text),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Takes `object[key]` out as an array of strings.
+pub fn take_strings(object: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
+    object
+        .remove(key)
+        .and_then(strings)
+        .ok_or_else(|| format!("`{key}` must be an array of strings"))
+}
+
+/// Takes `object[key]` out as a non-negative integer.
+pub fn take_u64(object: &mut Map<String, Value>, key: &str) -> Result<u64, String> {
+    object
+        .remove(key)
+        .and_then(|value| value.as_u64())
+        .ok_or_else(|| format!("`{key}` must be a non-negative integer"))
+}
+
+/// An externally tagged value `{"<tag>": {…}}` (or a bare `"<tag>"`) as its
+/// tag and fields.
+pub fn tagged(value: Value) -> Result<(String, Map<String, Value>), String> {
+    match value {
+        Value::String(tag) => Ok((tag, Map::new())),
+        Value::Object(object) if object.len() == 1 => match object.into_iter().next() {
+            Some((tag, Value::Object(fields))) => Ok((tag, fields)),
+            Some((tag, Value::Null)) => Ok((tag, Map::new())),
+            _ => Err("a tagged value must hold an object".to_owned()),
+        },
+        _ => Err("expected a tagged object".to_owned()),
+    }
+}
+
 /// A random identifier of one channel end (one tab).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TabId(String);
 
 impl TabId {
@@ -61,7 +142,7 @@ impl core::fmt::Display for TabId {
 }
 
 /// An error the owner sends back instead of a reply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct RemoteError {
     /// A machine-readable code (the shell's error codes).
@@ -79,9 +160,6 @@ pub enum ChannelError {
     /// The channel was closed.
     #[error("the channel is closed")]
     Closed,
-    /// A payload could not be encoded.
-    #[error("cannot encode the message: {0}")]
-    Encode(String),
     /// The browser refused to post the message.
     #[error("cannot post the message: {name}: {message}")]
     Post {
@@ -142,10 +220,7 @@ pub enum Incoming<E, C> {
     },
 }
 
-/// The wire format: `{"<kind>": {…}}` (externally tagged, which decodes
-/// without buffering and keeps the code small).
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// The wire format: `{"<kind>": {…}}`.
 enum Envelope<E, C, R> {
     Event {
         from: TabId,
@@ -164,6 +239,80 @@ enum Envelope<E, C, R> {
     Hello {
         from: TabId,
     },
+}
+
+impl<E: Wire, C: Wire, R: Wire> Envelope<E, C, R> {
+    fn to_value(&self) -> Value {
+        let (kind, mut fields) = (
+            match self {
+                Envelope::Event { .. } => "event",
+                Envelope::Request { .. } => "request",
+                Envelope::Reply { .. } => "reply",
+                Envelope::Hello { .. } => "hello",
+            },
+            Map::new(),
+        );
+        match self {
+            Envelope::Event { from, event } => {
+                fields.insert("from".into(), from.0.clone().into());
+                fields.insert("event".into(), event.to_value());
+            }
+            Envelope::Request { from, id, command } => {
+                fields.insert("from".into(), from.0.clone().into());
+                fields.insert("id".into(), (*id).into());
+                fields.insert("command".into(), command.to_value());
+            }
+            Envelope::Reply { to, id, result } => {
+                fields.insert("to".into(), to.0.clone().into());
+                fields.insert("id".into(), (*id).into());
+                match result {
+                    Ok(reply) => fields.insert("ok".into(), reply.to_value()),
+                    Err(error) => fields.insert(
+                        "err".into(),
+                        serde_json::json!({ "code": error.code, "message": error.message }),
+                    ),
+                };
+            }
+            Envelope::Hello { from } => {
+                fields.insert("from".into(), from.0.clone().into());
+            }
+        }
+        let mut envelope = Map::new();
+        envelope.insert(kind.into(), Value::Object(fields));
+        Value::Object(envelope)
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        let (kind, mut fields) = tagged(value)?;
+        let tab = |fields: &mut Map<String, Value>, key: &str| take_string(fields, key).map(TabId);
+        Ok(match kind.as_str() {
+            "event" => Envelope::Event {
+                from: tab(&mut fields, "from")?,
+                event: E::from_value(fields.remove("event").unwrap_or(Value::Null))?,
+            },
+            "request" => Envelope::Request {
+                from: tab(&mut fields, "from")?,
+                id: take_u64(&mut fields, "id")?,
+                command: C::from_value(fields.remove("command").unwrap_or(Value::Null))?,
+            },
+            "reply" => Envelope::Reply {
+                to: tab(&mut fields, "to")?,
+                id: take_u64(&mut fields, "id")?,
+                result: match (fields.remove("ok"), fields.remove("err")) {
+                    (Some(reply), None) => Ok(R::from_value(reply)?),
+                    (None, Some(Value::Object(mut error))) => Err(RemoteError {
+                        code: take_string(&mut error, "code")?,
+                        message: take_string(&mut error, "message")?,
+                    }),
+                    _ => return Err("a reply holds either `ok` or `err`".to_owned()),
+                },
+            },
+            "hello" => Envelope::Hello {
+                from: tab(&mut fields, "from")?,
+            },
+            other => return Err(format!("unknown message kind {other:?}")),
+        })
+    }
 }
 
 type Pending<R> = RefCell<HashMap<u64, InboxSender<Result<R, ChannelError>>>>;
@@ -210,9 +359,9 @@ pub fn channel_name(session: &str) -> String {
 
 impl<E, C, R> SessionChannel<E, C, R>
 where
-    E: Serialize + DeserializeOwned + 'static,
-    C: Serialize + DeserializeOwned + 'static,
-    R: Serialize + DeserializeOwned + 'static,
+    E: Wire + 'static,
+    C: Wire + 'static,
+    R: Wire + 'static,
 {
     /// Joins the channel of `session`; `on_incoming` receives what other
     /// tabs send (replies to this tab's requests are routed internally).
@@ -235,7 +384,10 @@ where
                     });
                     return;
                 };
-                match serde_json::from_str::<Envelope<E, C, R>>(&text) {
+                let envelope = serde_json::from_str::<Value>(&text)
+                    .map_err(|error| error.to_string())
+                    .and_then(Envelope::<E, C, R>::from_value);
+                match envelope {
                     Ok(Envelope::Event { from, event }) => {
                         on_incoming(Incoming::Event { from, event });
                     }
@@ -251,9 +403,7 @@ where
                         }
                     }
                     Ok(Envelope::Hello { from }) => on_incoming(Incoming::Hello { from }),
-                    Err(error) => on_incoming(Incoming::Undecodable {
-                        error: error.to_string(),
-                    }),
+                    Err(error) => on_incoming(Incoming::Undecodable { error }),
                 }
             })
         };
@@ -277,8 +427,7 @@ where
         if self.closed.get() {
             return Err(ChannelError::Closed);
         }
-        let text = serde_json::to_string(envelope)
-            .map_err(|error| ChannelError::Encode(error.to_string()))?;
+        let text = envelope.to_value().to_string();
         self.channel
             .post_message(&JsValue::from_str(&text))
             .map_err(|error| {

@@ -33,7 +33,9 @@ pub mod timer;
 mod wa_client;
 
 pub use api::{ErrorCode, Options, WaError};
-pub use channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, TabId};
+pub use channel::{
+    ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, TabId, Wire,
+};
 pub use console::{ConsoleLog, LogLevel, install_panic_hook};
 pub use idb::{Connection, IdbError, Migration};
 pub use inbox::{Inbox, InboxSender, inbox};

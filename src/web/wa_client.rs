@@ -17,7 +17,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
@@ -27,7 +26,10 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::api::{ErrorCode, Options, WaError, error_json, to_js, unknown_status_json};
-use super::channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel};
+use super::channel::{
+    ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, Wire, tagged,
+    take_optional_string, take_string, take_strings,
+};
 use super::console::{ConsoleLog, install_panic_hook};
 use super::driver::{Driver, Input, Reply};
 use super::inbox::{InboxSender, inbox};
@@ -41,8 +43,7 @@ const REMOTE_COMMAND_TIMEOUT_MS: u64 = 15_000;
 
 /// A command of the JS API, run by the owning tab (also sent over the
 /// channel by following tabs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Command {
     /// `connect()`.
     Connect,
@@ -80,9 +81,54 @@ pub(crate) enum Command {
     },
 }
 
+impl Wire for Command {
+    fn to_value(&self) -> Value {
+        match self {
+            Command::Connect => json!("connect"),
+            Command::Disconnect => json!("disconnect"),
+            Command::Logout => json!("logout"),
+            Command::ClearSession => json!("clearSession"),
+            Command::RequestPairingCode { phone } => {
+                json!({ "requestPairingCode": { "phone": phone } })
+            }
+            Command::SendText { to, text } => json!({ "sendText": { "to": to, "text": text } }),
+            Command::MarkRead { chat, ids, sender } => {
+                json!({ "markRead": { "chat": chat, "ids": ids, "sender": sender } })
+            }
+            Command::IsOnWhatsApp { phones } => json!({ "isOnWhatsApp": { "phones": phones } }),
+        }
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        let (tag, mut fields) = tagged(value)?;
+        let fields = &mut fields;
+        Ok(match tag.as_str() {
+            "connect" => Command::Connect,
+            "disconnect" => Command::Disconnect,
+            "logout" => Command::Logout,
+            "clearSession" => Command::ClearSession,
+            "requestPairingCode" => Command::RequestPairingCode {
+                phone: take_string(fields, "phone")?,
+            },
+            "sendText" => Command::SendText {
+                to: take_string(fields, "to")?,
+                text: take_string(fields, "text")?,
+            },
+            "markRead" => Command::MarkRead {
+                chat: take_string(fields, "chat")?,
+                ids: take_strings(fields, "ids")?,
+                sender: take_optional_string(fields, "sender")?,
+            },
+            "isOnWhatsApp" => Command::IsOnWhatsApp {
+                phones: take_strings(fields, "phones")?,
+            },
+            other => return Err(format!("unknown command {other:?}")),
+        })
+    }
+}
+
 /// What the owning tab tells the others.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Broadcast {
     /// An event, as the page receives it.
     Event {
@@ -96,6 +142,29 @@ pub(crate) enum Broadcast {
         /// `wa.status()`.
         status: Value,
     },
+}
+
+impl Wire for Broadcast {
+    fn to_value(&self) -> Value {
+        match self {
+            Broadcast::Event { name, data } => json!({ "event": { "name": name, "data": data } }),
+            Broadcast::Status { status } => json!({ "status": { "status": status } }),
+        }
+    }
+
+    fn from_value(value: Value) -> Result<Self, String> {
+        let (tag, mut fields) = tagged(value)?;
+        Ok(match tag.as_str() {
+            "event" => Broadcast::Event {
+                name: take_string(&mut fields, "name")?,
+                data: fields.remove("data").unwrap_or(Value::Null),
+            },
+            "status" => Broadcast::Status {
+                status: fields.remove("status").unwrap_or(Value::Null),
+            },
+            other => return Err(format!("unknown broadcast {other:?}")),
+        })
+    }
 }
 
 type Channel = SessionChannel<Broadcast, Command, Value>;

@@ -5,9 +5,10 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use wa_wasm::web::lock::is_locked;
 use wa_wasm::web::{
-    ChannelError, Incoming, LockEnd, RemoteError, SessionChannel, SessionLock, inbox, sleep,
+    ChannelError, Incoming, LockEnd, RemoteError, SessionChannel, SessionLock, Wire, inbox, sleep,
 };
 use wasm_bindgen_test::wasm_bindgen_test;
 
@@ -115,6 +116,21 @@ enum Command {
 struct Sent {
     id: String,
 }
+
+/// The test payloads cross the channel through their serde form.
+macro_rules! wire_via_serde {
+    ($($ty:ty),*) => {$(
+        impl Wire for $ty {
+            fn to_value(&self) -> Value {
+                serde_json::to_value(self).unwrap()
+            }
+            fn from_value(value: Value) -> Result<Self, String> {
+                serde_json::from_value(value).map_err(|e| e.to_string())
+            }
+        }
+    )*};
+}
+wire_via_serde!(State, Command, Sent);
 
 type Channel = SessionChannel<State, Command, Sent>;
 

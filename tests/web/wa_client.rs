@@ -113,6 +113,31 @@ async fn bad_options_reject_with_a_wa_error() {
         .as_string()
         .unwrap();
     assert!(message.contains("colour"), "{message}");
+    for (options, named) in [
+        (json!({ "session": 7 }), "session"),
+        (json!({ "session": "x", "browser": ["a", "b"] }), "browser"),
+        (
+            json!({ "session": "x", "version": [2, 3000, -1] }),
+            "version",
+        ),
+        (
+            json!({ "session": "x", "reconnect": { "maxAttempts": "3" } }),
+            "maxAttempts",
+        ),
+        (
+            json!({ "session": "x", "reconnect": { "jitter": 1 } }),
+            "reconnect.jitter",
+        ),
+        (json!({ "session": "x", "logLevel": "loud" }), "logLevel"),
+    ] {
+        let error = WaClient::open(to_js(&options)).await.unwrap_err();
+        assert_eq!(error_code(&error), "invalid_options", "{options}");
+        let message = Reflect::get(&error, &"message".into())
+            .unwrap()
+            .as_string()
+            .unwrap();
+        assert!(message.contains(named), "{options}: {message}");
+    }
 }
 
 #[wasm_bindgen_test]
