@@ -30,19 +30,93 @@ pub(crate) enum Token {
 /// The string of a single-byte token (`1..=235`).
 #[inline(always)]
 pub(crate) fn single(index: u8) -> Option<&'static str> {
-    match index {
+    match usize::from(index) {
         0 => None,
-        _ => SINGLE_BYTE.get(usize::from(index)).copied(),
+        index if index < SINGLE_BYTE.len() => token_text(index),
+        _ => None,
     }
 }
 
 /// The string of a double-byte token.
 #[inline(always)]
 pub(crate) fn double(dictionary: u8, index: u8) -> Option<&'static str> {
-    DOUBLE_BYTE
-        .get(usize::from(dictionary))
-        .and_then(|dict| dict.get(usize::from(index)))
-        .copied()
+    if usize::from(dictionary) >= DOUBLE_BYTE.len() {
+        return None;
+    }
+    token_text(SINGLE_BYTE.len() + 256 * usize::from(dictionary) + usize::from(index))
+}
+
+/// Every token's text back to back (single-byte tokens, then the four
+/// dictionaries), with the end offset of each: 2 bytes per token instead of a
+/// 8-byte `&str`, and the per-token strings stay out of the module.
+const TOKEN_COUNT: usize = SINGLE_BYTE.len() + 4 * 256;
+const TEXT_LEN: usize = text_len();
+const TEXT_BYTES: [u8; TEXT_LEN] = text_bytes();
+static TEXT: &str = match core::str::from_utf8(&TEXT_BYTES) {
+    Ok(text) => text,
+    // Unreachable (the tables are ASCII); every lookup would miss, which the
+    // tests catch.
+    Err(_) => "",
+};
+static ENDS: [u16; TOKEN_COUNT] = ends();
+
+#[inline(always)]
+fn token_text(position: usize) -> Option<&'static str> {
+    let end = usize::from(*ENDS.get(position)?);
+    let start = match position.checked_sub(1) {
+        Some(previous) => usize::from(*ENDS.get(previous)?),
+        None => 0,
+    };
+    TEXT.get(start..end)
+}
+
+/// The token strings in [`TEXT`] order.
+const fn nth_token(position: usize) -> &'static str {
+    if position < SINGLE_BYTE.len() {
+        SINGLE_BYTE[position]
+    } else {
+        let double = position - SINGLE_BYTE.len();
+        DOUBLE_BYTE[double / 256][double % 256]
+    }
+}
+
+const fn text_len() -> usize {
+    let mut len = 0;
+    let mut i = 0;
+    while i < TOKEN_COUNT {
+        len += nth_token(i).len();
+        i += 1;
+    }
+    len
+}
+
+const fn text_bytes() -> [u8; TEXT_LEN] {
+    let mut text = [0u8; TEXT_LEN];
+    let mut at = 0;
+    let mut i = 0;
+    while i < TOKEN_COUNT {
+        let token = nth_token(i).as_bytes();
+        let mut j = 0;
+        while j < token.len() {
+            text[at] = token[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    text
+}
+
+const fn ends() -> [u16; TOKEN_COUNT] {
+    let mut ends = [0u16; TOKEN_COUNT];
+    let mut at = 0;
+    let mut i = 0;
+    while i < TOKEN_COUNT {
+        at += nth_token(i).len();
+        ends[i] = at as u16;
+        i += 1;
+    }
+    ends
 }
 
 /// The token for `s`, if it has one (single-byte tokens win over double-byte ones).
@@ -155,7 +229,7 @@ const fn max_token_len() -> usize {
 }
 
 #[rustfmt::skip]
-pub(crate) static SINGLE_BYTE: [&str; 236] = [
+const SINGLE_BYTE: [&str; 236] = [
     // 0
     "", "xmlstreamstart", "xmlstreamend", "s.whatsapp.net", "type", "participant", "from", "receipt",
     // 8
@@ -219,7 +293,7 @@ pub(crate) static SINGLE_BYTE: [&str; 236] = [
 ];
 
 #[rustfmt::skip]
-pub(crate) static DOUBLE_BYTE: [[&str; 256]; 4] = [
+const DOUBLE_BYTE: [[&str; 256]; 4] = [
     // dictionary 0 (tag byte 236)
     [
         // 0

@@ -1752,8 +1752,13 @@ fn open_stanza(
     let address = address_of(sender);
     let mut merged = Message::default();
     let mut any = false;
-    let mut encs: Vec<&Node> = node.children_by_tag("enc").collect();
-    encs.sort_by_key(|e| e.str_attr("type") == Some("skmsg"));
+    // Pairwise ciphertexts first: one of them may carry the sender key the
+    // group ciphertext needs.
+    let is_group = |enc: &&Node| enc.str_attr("type") == Some("skmsg");
+    let encs = node
+        .children_by_tag("enc")
+        .filter(|enc| !is_group(enc))
+        .chain(node.children_by_tag("enc").filter(is_group));
     let mut mediatype = None;
     for enc in encs {
         let kind = enc.str_attr("type").unwrap_or_default();
