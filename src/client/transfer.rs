@@ -316,18 +316,9 @@ impl Client {
                 mut message,
             } => {
                 let paths = response.and_then(|body| {
-                    let value: serde_json::Value =
-                        serde_json::from_slice(&body).map_err(|e| e.to_string())?;
-                    let field = |name: &str| {
-                        value
-                            .get(name)
-                            .and_then(serde_json::Value::as_str)
-                            .map(str::to_owned)
-                    };
-                    match (field("url"), field("direct_path")) {
-                        (Some(url), Some(path)) => Ok((url, path)),
-                        _ => Err("upload answer without url/direct_path".to_owned()),
-                    }
+                    serde_json::from_slice::<UploadAnswer>(&body)
+                        .map(|answer| (answer.url, answer.direct_path))
+                        .map_err(|e| format!("upload answer: {e}"))
                 });
                 match paths {
                     Ok((url, direct_path)) => {
@@ -474,4 +465,11 @@ fn missing(child: &str) -> crate::binary::NodeError {
         tag: "iq".to_owned(),
         child: child.to_owned(),
     }
+}
+
+/// The media host's answer to an upload (other fields are ignored).
+#[derive(serde::Deserialize)]
+struct UploadAnswer {
+    url: String,
+    direct_path: String,
 }

@@ -3,21 +3,23 @@
 //!
 //! Owns: [`WaError`] and its codes ([`ErrorCode`]), parsing the options object
 //! ([`Options`]), turning engine events and the status into the plain objects
-//! the page receives ([`event_json`], [`status_json`]), and the `.d.ts` text
+//! the page receives ([`event_js`], [`status_js`]), and the `.d.ts` text
 //! that types them. Does not own the driver loop or the tabs.
 //!
-//! Events and status are built as JSON values and handed to JavaScript with
-//! `JSON.parse`: the same value crosses a `BroadcastChannel` to the other tabs
-//! unchanged, and it keeps the wasm small.
+//! Events and status are plain objects built field by field
+//! ([`super::object`]); the same object crosses a `BroadcastChannel` to the
+//! other tabs unchanged.
 
 use core::time::Duration;
 
-use serde_json::{Map, Value, json};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen::prelude::wasm_bindgen;
 
-use super::channel::{strings, take_optional_string, take_string};
 use super::console::LogLevel;
+use super::object::{
+    Object, as_strings, as_u64, number, optional_number, optional_string, optional_string_field,
+    present, string_field, strings, unknown_key,
+};
 use crate::client::policy::BackoffConfig;
 use crate::client::{
     Browser, ClientConfig, ClientError, ConnectionUpdate, Event, IncomingMessage, LastDisconnect,
@@ -379,85 +381,81 @@ fn invalid(message: impl Into<String>) -> WaError {
 impl Options {
     /// Reads and checks the options object.
     pub fn from_js(options: &JsValue) -> Result<Self, WaError> {
-        let text = js_sys::JSON::stringify(options)
-            .ok()
-            .and_then(|text| text.as_string())
-            .ok_or_else(|| invalid("options must be an object"))?;
-        Self::from_json(&text)
-    }
-
-    /// Reads and checks the options as JSON text.
-    pub fn from_json(text: &str) -> Result<Self, WaError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| invalid(e.to_string()))?;
-        let Value::Object(mut raw) = value else {
+        if !options.is_object() {
             return Err(invalid("options must be an object"));
-        };
-        let session = take_string(&mut raw, "session").map_err(invalid)?;
+        }
+        let session = string_field(options, "session").map_err(invalid)?;
         if session.is_empty() || session.len() > 200 {
             return Err(invalid("session must be 1 to 200 characters"));
         }
         let mut config = ClientConfig::default();
-        if let Some(url) = take_optional_string(&mut raw, "url").map_err(invalid)? {
+        if let Some(url) = optional_string_field(options, "url").map_err(invalid)? {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {
                 return Err(invalid("url must start with ws:// or wss://"));
             }
             config.url = url;
         }
-        if let Some(root) = take_optional_string(&mut raw, "rootKey").map_err(invalid)? {
+        if let Some(root) = optional_string_field(options, "rootKey").map_err(invalid)? {
             let bytes = hex::decode(root.trim()).map_err(|_| invalid("rootKey must be hex"))?;
             config.server_root = PublicKey::from_slice(&bytes)
                 .map_err(|_| invalid("rootKey must be a 32-byte public key"))?;
         }
-        if let Some(browser) = take_present(&mut raw, "browser") {
-            let [os, name, version] = strings(browser)
+        if let Some(browser) = present(options, "browser") {
+            let [os, name, version] = as_strings(&browser)
                 .and_then(|parts| <[String; 3]>::try_from(parts).ok())
                 .ok_or_else(|| invalid("browser must be three strings: [os, name, version]"))?;
             config.browser = Browser { os, name, version };
         }
-        if let Some(version) = take_present(&mut raw, "version") {
-            let parts: Option<Vec<u32>> = version.as_array().map(|parts| {
+        if let Some(version) = present(options, "version") {
+            let parts: Option<Vec<u32>> = version.dyn_ref::<js_sys::Array>().and_then(|parts| {
                 parts
                     .iter()
-                    .filter_map(|part| part.as_u64().and_then(|n| u32::try_from(n).ok()))
+                    .map(|part| as_u64(&part).and_then(|n| u32::try_from(n).ok()))
                     .collect()
             });
             config.version = parts
                 .and_then(|parts| <[u32; 3]>::try_from(parts).ok())
                 .ok_or_else(|| invalid("version must be three integers: [major, minor, patch]"))?;
         }
-        config.push_name = take_optional_string(&mut raw, "pushName").map_err(invalid)?;
-        if let Some(reconnect) = take_present(&mut raw, "reconnect") {
-            let Value::Object(mut reconnect) = reconnect else {
+        config.push_name = optional_string_field(options, "pushName").map_err(invalid)?;
+        if let Some(reconnect) = present(options, "reconnect") {
+            if !reconnect.is_object() {
                 return Err(invalid("reconnect must be an object"));
+            }
+            let integer = |key: &str| {
+                present(&reconnect, key)
+                    .map(|value| {
+                        as_u64(&value)
+                            .ok_or_else(|| invalid(format!("reconnect.{key} must be an integer")))
+                    })
+                    .transpose()
             };
             let backoff: &mut BackoffConfig = &mut config.reconnect.backoff;
-            if let Some(attempts) = take_present(&mut reconnect, "maxAttempts") {
-                let attempts = attempts
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .ok_or_else(|| invalid("reconnect.maxAttempts must be an integer"))?;
-                backoff.max_attempts = Some(attempts);
+            if let Some(attempts) = integer("maxAttempts")? {
+                backoff.max_attempts = Some(
+                    u32::try_from(attempts)
+                        .map_err(|_| invalid("reconnect.maxAttempts is too large"))?,
+                );
             }
-            if let Some(ms) = take_present(&mut reconnect, "firstDelayMs") {
-                let ms = ms
-                    .as_u64()
-                    .ok_or_else(|| invalid("reconnect.firstDelayMs must be an integer"))?;
+            if let Some(ms) = integer("firstDelayMs")? {
                 backoff.first_delay = Duration::from_millis(ms.max(1));
             }
-            if let Some(ms) = take_present(&mut reconnect, "maxDelayMs") {
-                let ms = ms
-                    .as_u64()
-                    .ok_or_else(|| invalid("reconnect.maxDelayMs must be an integer"))?;
+            if let Some(ms) = integer("maxDelayMs")? {
                 backoff.max_delay = Duration::from_millis(ms.max(1));
             }
-            reject_unknown(&reconnect, "reconnect.")?;
+            if let Some(key) = unknown_key(&reconnect, &["maxAttempts", "firstDelayMs", "maxDelayMs"])
+            {
+                return Err(invalid(format!("unknown option `reconnect.{key}`")));
+            }
         }
-        let log_level = match take_optional_string(&mut raw, "logLevel").map_err(invalid)? {
+        let log_level = match optional_string_field(options, "logLevel").map_err(invalid)? {
             None => LogLevel::Warn,
             Some(level) => LogLevel::parse(&level)
                 .ok_or_else(|| invalid(format!("unknown logLevel {level:?}")))?,
         };
-        reject_unknown(&raw, "")?;
+        if let Some(key) = unknown_key(options, OPTION_KEYS) {
+            return Err(invalid(format!("unknown option `{key}`")));
+        }
         Ok(Self {
             session,
             config,
@@ -466,56 +464,60 @@ impl Options {
     }
 }
 
-/// `object[key]` taken out, unless absent or null.
-fn take_present(object: &mut Map<String, Value>, key: &str) -> Option<Value> {
-    object.remove(key).filter(|value| !value.is_null())
+/// The keys of `WaClientOptions`.
+const OPTION_KEYS: &[&str] = &[
+    "session",
+    "url",
+    "rootKey",
+    "browser",
+    "version",
+    "pushName",
+    "reconnect",
+    "logLevel",
+];
+
+fn connection_js(update: &ConnectionUpdate) -> JsValue {
+    Object::new()
+        .set("state", update.state.as_str())
+        .set("reason", optional_string(update.reason_name()))
+        .set("code", update.code().map_or(JsValue::NULL, JsValue::from))
+        .set("willReconnect", update.will_reconnect)
+        .set("retryInMs", optional_number(update.retry_in_ms))
+        .set("attempt", update.attempt)
+        .into_js()
 }
 
-/// Fails on the first key left over after every known one was taken.
-fn reject_unknown(rest: &Map<String, Value>, prefix: &str) -> Result<(), WaError> {
-    match rest.keys().next() {
-        Some(key) => Err(invalid(format!("unknown option `{prefix}{key}`"))),
-        None => Ok(()),
-    }
-}
-
-/// A JSON value as a JS value.
-pub(crate) fn to_js(value: &Value) -> JsValue {
-    js_sys::JSON::parse(&value.to_string()).unwrap_or(JsValue::NULL)
-}
-
-fn connection_json(update: &ConnectionUpdate) -> Value {
-    json!({
-        "state": update.state.as_str(),
-        "reason": update.reason_name(),
-        "code": update.code(),
-        "willReconnect": update.will_reconnect,
-        "retryInMs": update.retry_in_ms,
-        "attempt": update.attempt,
-    })
+fn message_only(message: String) -> JsValue {
+    Object::new().set("message", message).into_js()
 }
 
 /// An engine event as `(event name, payload)`; `None` for events the JS API
 /// does not expose.
-pub fn event_json(event: &Event) -> Option<(&'static str, Value)> {
+pub fn event_js(event: &Event) -> Option<(&'static str, JsValue)> {
     Some(match event {
-        Event::Connection(update) => ("connection", connection_json(update)),
+        Event::Connection(update) => ("connection", connection_js(update)),
         Event::Qr {
             code,
             svg,
             expires_at,
         } => (
             "qr",
-            json!({ "qr": code, "svg": svg, "expiresAt": expires_at }),
+            Object::new()
+                .set("qr", code.as_str())
+                .set("svg", svg.as_str())
+                .set("expiresAt", number(*expires_at))
+                .into_js(),
         ),
         Event::PairingCode { code, expires_at } => (
             "pairing-code",
-            json!({ "code": code, "expiresAt": expires_at }),
+            Object::new()
+                .set("code", code.as_str())
+                .set("expiresAt", number(*expires_at))
+                .into_js(),
         ),
-        Event::PairingCodeFailed { error } => (
-            "pairing-code-failed",
-            json!({ "message": error.to_string() }),
-        ),
+        Event::PairingCodeFailed { error } => {
+            ("pairing-code-failed", message_only(error.to_string()))
+        }
         Event::Paired {
             me,
             lid,
@@ -523,28 +525,37 @@ pub fn event_json(event: &Event) -> Option<(&'static str, Value)> {
             business_name,
         } => (
             "paired",
-            json!({ "me": me, "lid": lid, "platform": platform, "businessName": business_name }),
+            Object::new()
+                .set("me", me.as_str())
+                .set("lid", optional_string(lid.as_deref()))
+                .set("platform", optional_string(platform.as_deref()))
+                .set("businessName", optional_string(business_name.as_deref()))
+                .into_js(),
         ),
-        Event::PairingFailed { error } => {
-            ("pairing-failed", json!({ "message": error.to_string() }))
-        }
-        Event::PreKeysUploaded { count } => ("pre-keys-uploaded", json!({ "count": count })),
-        Event::Message(message) => ("message", message_json(message)),
+        Event::PairingFailed { error } => ("pairing-failed", message_only(error.to_string())),
+        Event::PreKeysUploaded { count } => (
+            "pre-keys-uploaded",
+            Object::new().set("count", *count).into_js(),
+        ),
+        Event::Message(message) => ("message", message_js(message)),
         Event::Receipt(receipt) => (
             "receipt",
-            json!({
-                "ids": receipt.ids,
-                "chat": receipt.chat.to_string(),
-                "from": receipt.from.to_string(),
-                "type": match &receipt.kind {
-                    ReceiptKind::Delivered => "delivered",
-                    ReceiptKind::Read => "read",
-                    ReceiptKind::Sender => "sender",
-                    ReceiptKind::Retry => "retry",
-                    ReceiptKind::Other(kind) => kind.as_str(),
-                },
-                "timestamp": receipt.timestamp,
-            }),
+            Object::new()
+                .set("ids", strings(&receipt.ids))
+                .set("chat", receipt.chat.to_string())
+                .set("from", receipt.from.to_string())
+                .set(
+                    "type",
+                    match &receipt.kind {
+                        ReceiptKind::Delivered => "delivered",
+                        ReceiptKind::Read => "read",
+                        ReceiptKind::Sender => "sender",
+                        ReceiptKind::Retry => "retry",
+                        ReceiptKind::Other(kind) => kind.as_str(),
+                    },
+                )
+                .set("timestamp", number(receipt.timestamp))
+                .into_js(),
         ),
         Event::MessageStatus(update) => {
             let (status, error) = match &update.status {
@@ -555,106 +566,141 @@ pub fn event_json(event: &Event) -> Option<(&'static str, Value)> {
             };
             (
                 "message-status",
-                json!({ "id": update.id, "chat": update.chat.to_string(), "status": status, "error": error }),
+                Object::new()
+                    .set("id", update.id.as_str())
+                    .set("chat", update.chat.to_string())
+                    .set("status", status)
+                    .set("error", optional_string(error.as_deref()))
+                    .into_js(),
             )
         }
-        Event::IdentityChanged { jid } => ("identity-changed", json!({ "jid": jid.to_string() })),
+        Event::IdentityChanged { jid } => (
+            "identity-changed",
+            Object::new().set("jid", jid.to_string()).into_js(),
+        ),
         Event::StoreFailed { error } => {
             let error = WaError::from(error.clone());
-            ("error", error_json(&error))
+            ("error", error_js(&error))
         }
         _ => return None,
     })
 }
 
-fn message_json(message: &IncomingMessage) -> Value {
-    let mut json = json!({
-        "id": message.id,
-        "chat": message.chat.to_string(),
-        "sender": message.sender.to_string(),
-        "fromMe": message.from_me,
-        "pushName": message.push_name,
-        "timestamp": message.timestamp,
-    });
-    let content = match &message.content {
-        MessageContent::Text(text) => json!({ "type": "text", "text": text }),
-        MessageContent::Document(document) => json!({
-            "type": "document",
-            "document": {
-                "fileName": document.file_name,
-                "mimetype": document.mimetype,
-                "title": document.title,
-                "caption": document.caption,
-                "fileLength": document.file_length,
-            },
-        }),
-        MessageContent::Image(image) => json!({
-            "type": "image",
-            "image": {
-                "mimetype": image.mimetype,
-                "caption": image.caption,
-                "fileLength": image.file_length,
-                "width": image.width,
-                "height": image.height,
-            },
-        }),
-        MessageContent::Unsupported { kind } => json!({ "type": "unsupported", "kind": kind }),
-    };
-    if let (Some(json), Value::Object(content)) = (json.as_object_mut(), content) {
-        json.extend(content);
+fn message_js(message: &IncomingMessage) -> JsValue {
+    let object = Object::new()
+        .set("id", message.id.as_str())
+        .set("chat", message.chat.to_string())
+        .set("sender", message.sender.to_string())
+        .set("fromMe", message.from_me)
+        .set("pushName", optional_string(message.push_name.as_deref()))
+        .set("timestamp", number(message.timestamp));
+    match &message.content {
+        MessageContent::Text(text) => object.set("type", "text").set("text", text.as_str()),
+        MessageContent::Document(document) => object.set("type", "document").set(
+            "document",
+            Object::new()
+                .set("fileName", document.file_name.as_str())
+                .set("mimetype", document.mimetype.as_str())
+                .set("title", document.title.as_str())
+                .set("caption", optional_string(document.caption.as_deref()))
+                .set("fileLength", number(document.file_length)),
+        ),
+        MessageContent::Image(image) => object.set("type", "image").set(
+            "image",
+            Object::new()
+                .set("mimetype", image.mimetype.as_str())
+                .set("caption", optional_string(image.caption.as_deref()))
+                .set("fileLength", number(image.file_length))
+                .set("width", image.width.map_or(JsValue::NULL, JsValue::from))
+                .set("height", image.height.map_or(JsValue::NULL, JsValue::from)),
+        ),
+        MessageContent::Unsupported { kind } => {
+            object.set("type", "unsupported").set("kind", kind.as_str())
+        }
     }
-    json
+    .into_js()
 }
 
 /// The `error` event's payload.
-pub fn error_json(error: &WaError) -> Value {
-    json!({ "code": error.code, "message": error.message })
+pub fn error_js(error: &WaError) -> JsValue {
+    Object::new()
+        .set("code", error.code.as_str())
+        .set("message", error.message.as_str())
+        .into_js()
 }
 
-fn last_disconnect_json(last: &LastDisconnect) -> Value {
-    json!({ "reason": last.reason.name(), "code": last.reason.code(), "at": last.at })
+fn last_disconnect_js(last: &LastDisconnect) -> JsValue {
+    Object::new()
+        .set("reason", last.reason.name())
+        .set("code", last.reason.code().map_or(JsValue::NULL, JsValue::from))
+        .set("at", number(last.at))
+        .into_js()
+}
+
+/// The `stats` of a status.
+struct StatsView<'a>(Option<&'a crate::client::Stats>);
+
+impl StatsView<'_> {
+    fn to_js(&self) -> JsValue {
+        let count = |pick: fn(&crate::client::Stats) -> u64| number(self.0.map_or(0, pick));
+        Object::new()
+            .set("connects", count(|s| s.connects))
+            .set("reconnects", count(|s| s.reconnects))
+            .set("messagesIn", count(|s| s.messages_in))
+            .set("messagesOut", count(|s| s.messages_out))
+            .set("retriesSent", count(|s| s.retries_sent))
+            .set("retriesAnswered", count(|s| s.retries_answered))
+            .set("duplicates", count(|s| s.duplicates))
+            .set(
+                "lastActivity",
+                optional_number(self.0.and_then(|s| s.last_activity)),
+            )
+            .into_js()
+    }
 }
 
 /// `wa.status()` of the owning tab.
-pub fn status_json(session: &str, status: &Status, duplicates: &[String]) -> Value {
-    json!({
-        "session": session,
-        "state": status.state.as_str(),
-        "role": "owner",
-        "me": status.me,
-        "lid": status.lid,
-        "sessionStored": status.session_stored,
-        "reconnecting": status.reconnecting.map(|r| json!({ "attempt": r.attempt, "at": r.at })),
-        "lastDisconnect": status.last_disconnect.as_ref().map(last_disconnect_json),
-        "stats": {
-            "connects": status.stats.connects,
-            "reconnects": status.stats.reconnects,
-            "messagesIn": status.stats.messages_in,
-            "messagesOut": status.stats.messages_out,
-            "retriesSent": status.stats.retries_sent,
-            "retriesAnswered": status.stats.retries_answered,
-            "duplicates": status.stats.duplicates,
-            "lastActivity": status.stats.last_activity,
-        },
-        "duplicates": duplicates,
-    })
+pub fn status_js(session: &str, status: &Status, duplicates: &[String]) -> JsValue {
+    Object::new()
+        .set("session", session)
+        .set("state", status.state.as_str())
+        .set("role", "owner")
+        .set("me", optional_string(status.me.as_deref()))
+        .set("lid", optional_string(status.lid.as_deref()))
+        .set("sessionStored", status.session_stored)
+        .set(
+            "reconnecting",
+            status.reconnecting.map_or(JsValue::NULL, |r| {
+                Object::new()
+                    .set("attempt", r.attempt)
+                    .set("at", number(r.at))
+                    .into_js()
+            }),
+        )
+        .set(
+            "lastDisconnect",
+            status
+                .last_disconnect
+                .as_ref()
+                .map_or(JsValue::NULL, last_disconnect_js),
+        )
+        .set("stats", StatsView(Some(&status.stats)).to_js())
+        .set("duplicates", strings(duplicates))
+        .into_js()
 }
 
 /// The status before the owning tab has said anything.
-pub fn unknown_status_json(session: &str) -> Value {
-    json!({
-        "session": session,
-        "state": "closed",
-        "role": "follower",
-        "me": null,
-        "lid": null,
-        "sessionStored": false,
-        "reconnecting": null,
-        "lastDisconnect": null,
-        "stats": {
-            "connects": 0, "reconnects": 0, "messagesIn": 0, "messagesOut": 0,
-            "retriesSent": 0, "retriesAnswered": 0, "duplicates": 0, "lastActivity": null,
-        },
-        "duplicates": [],
-    })
+pub fn unknown_status_js(session: &str) -> JsValue {
+    Object::new()
+        .set("session", session)
+        .set("state", "closed")
+        .set("role", "follower")
+        .set("me", JsValue::NULL)
+        .set("lid", JsValue::NULL)
+        .set("sessionStored", false)
+        .set("reconnecting", JsValue::NULL)
+        .set("lastDisconnect", JsValue::NULL)
+        .set("stats", StatsView(None).to_js())
+        .set("duplicates", strings::<&str>([]))
+        .into_js()
 }

@@ -5,9 +5,8 @@
 //! that follow it. The owner broadcasts state and events; followers send
 //! commands ("send this text") as requests with ids and get the owner's reply
 //! (or a timeout); a tab that starts says hello so the owner can re-send its
-//! current state. Messages are JSON text; payload types say how they map to
-//! a JSON value ([`Wire`]), by hand rather than through serde derives, which
-//! would cost the wasm module several kilobytes per type.
+//! current state. Messages are plain objects (structured clone, so bytes stay
+//! `Uint8Array`s); payload types say how they map to one ([`Wire`]).
 //!
 //! Does not own who is the owner (the lock decides), what the payloads mean,
 //! or delivery guarantees: a message reaches only the tabs open at that
@@ -21,7 +20,6 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
@@ -29,87 +27,24 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::inbox::{InboxSender, inbox};
 use super::js::error_name_and_message;
+use super::object::{Object, field, number, string_field, u64_field};
 use super::timer::Timer;
 
-/// A payload that crosses the channel as a JSON value.
+/// A payload that crosses the channel as a plain object.
 pub trait Wire: Sized {
-    /// The payload as JSON.
-    fn to_value(&self) -> Value;
+    /// The payload as a JS value.
+    fn to_js(&self) -> JsValue;
     /// Reads a payload back; the error says what is wrong.
-    fn from_value(value: Value) -> Result<Self, String>;
+    fn from_js(value: &JsValue) -> Result<Self, String>;
 }
 
-impl Wire for Value {
-    fn to_value(&self) -> Value {
+impl Wire for JsValue {
+    fn to_js(&self) -> JsValue {
         self.clone()
     }
 
-    fn from_value(value: Value) -> Result<Self, String> {
-        Ok(value)
-    }
-}
-
-/// Takes `object[key]` out as a string.
-pub fn take_string(object: &mut Map<String, Value>, key: &str) -> Result<String, String> {
-    match object.remove(key) {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(format!("`{key}` must be a string")),
-    }
-}
-
-/// Takes `object[key]` out as a string, if present and not null.
-pub fn take_optional_string(
-    object: &mut Map<String, Value>,
-    key: &str,
-) -> Result<Option<String>, String> {
-    match object.remove(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(_) => Err(format!("`{key}` must be a string")),
-    }
-}
-
-/// An array of strings, or `None` for anything else.
-pub fn strings(value: Value) -> Option<Vec<String>> {
-    match value {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| match item {
-                Value::String(text) => Some(text),
-                _ => None,
-            })
-            .collect(),
-        _ => None,
-    }
-}
-
-/// Takes `object[key]` out as an array of strings.
-pub fn take_strings(object: &mut Map<String, Value>, key: &str) -> Result<Vec<String>, String> {
-    object
-        .remove(key)
-        .and_then(strings)
-        .ok_or_else(|| format!("`{key}` must be an array of strings"))
-}
-
-/// Takes `object[key]` out as a non-negative integer.
-pub fn take_u64(object: &mut Map<String, Value>, key: &str) -> Result<u64, String> {
-    object
-        .remove(key)
-        .and_then(|value| value.as_u64())
-        .ok_or_else(|| format!("`{key}` must be a non-negative integer"))
-}
-
-/// An externally tagged value `{"<tag>": {…}}` (or a bare `"<tag>"`) as its
-/// tag and fields.
-pub fn tagged(value: Value) -> Result<(String, Map<String, Value>), String> {
-    match value {
-        Value::String(tag) => Ok((tag, Map::new())),
-        Value::Object(object) if object.len() == 1 => match object.into_iter().next() {
-            Some((tag, Value::Object(fields))) => Ok((tag, fields)),
-            Some((tag, Value::Null)) => Ok((tag, Map::new())),
-            _ => Err("a tagged value must hold an object".to_owned()),
-        },
-        _ => Err("expected a tagged object".to_owned()),
+    fn from_js(value: &JsValue) -> Result<Self, String> {
+        Ok(value.clone())
     }
 }
 
@@ -242,74 +177,67 @@ enum Envelope<E, C, R> {
 }
 
 impl<E: Wire, C: Wire, R: Wire> Envelope<E, C, R> {
-    fn to_value(&self) -> Value {
-        let (kind, mut fields) = (
-            match self {
-                Envelope::Event { .. } => "event",
-                Envelope::Request { .. } => "request",
-                Envelope::Reply { .. } => "reply",
-                Envelope::Hello { .. } => "hello",
-            },
-            Map::new(),
-        );
+    fn to_js(&self) -> JsValue {
         match self {
-            Envelope::Event { from, event } => {
-                fields.insert("from".into(), from.0.clone().into());
-                fields.insert("event".into(), event.to_value());
-            }
-            Envelope::Request { from, id, command } => {
-                fields.insert("from".into(), from.0.clone().into());
-                fields.insert("id".into(), (*id).into());
-                fields.insert("command".into(), command.to_value());
-            }
+            Envelope::Event { from, event } => Object::new()
+                .set("kind", "event")
+                .set("from", from.as_str())
+                .set("event", event.to_js()),
+            Envelope::Request { from, id, command } => Object::new()
+                .set("kind", "request")
+                .set("from", from.as_str())
+                .set("id", number(*id))
+                .set("command", command.to_js()),
             Envelope::Reply { to, id, result } => {
-                fields.insert("to".into(), to.0.clone().into());
-                fields.insert("id".into(), (*id).into());
+                let reply = Object::new()
+                    .set("kind", "reply")
+                    .set("to", to.as_str())
+                    .set("id", number(*id));
                 match result {
-                    Ok(reply) => fields.insert("ok".into(), reply.to_value()),
-                    Err(error) => fields.insert(
-                        "err".into(),
-                        serde_json::json!({ "code": error.code, "message": error.message }),
+                    Ok(value) => reply.set("ok", value.to_js()),
+                    Err(error) => reply.set(
+                        "err",
+                        Object::new()
+                            .set("code", error.code.as_str())
+                            .set("message", error.message.as_str()),
                     ),
-                };
+                }
             }
-            Envelope::Hello { from } => {
-                fields.insert("from".into(), from.0.clone().into());
-            }
+            Envelope::Hello { from } => Object::new()
+                .set("kind", "hello")
+                .set("from", from.as_str()),
         }
-        let mut envelope = Map::new();
-        envelope.insert(kind.into(), Value::Object(fields));
-        Value::Object(envelope)
+        .into_js()
     }
 
-    fn from_value(value: Value) -> Result<Self, String> {
-        let (kind, mut fields) = tagged(value)?;
-        let tab = |fields: &mut Map<String, Value>, key: &str| take_string(fields, key).map(TabId);
-        Ok(match kind.as_str() {
+    fn from_js(value: &JsValue) -> Result<Self, String> {
+        let tab = |key: &str| string_field(value, key).map(TabId);
+        Ok(match string_field(value, "kind")?.as_str() {
             "event" => Envelope::Event {
-                from: tab(&mut fields, "from")?,
-                event: E::from_value(fields.remove("event").unwrap_or(Value::Null))?,
+                from: tab("from")?,
+                event: E::from_js(&field(value, "event"))?,
             },
             "request" => Envelope::Request {
-                from: tab(&mut fields, "from")?,
-                id: take_u64(&mut fields, "id")?,
-                command: C::from_value(fields.remove("command").unwrap_or(Value::Null))?,
+                from: tab("from")?,
+                id: u64_field(value, "id")?,
+                command: C::from_js(&field(value, "command"))?,
             },
             "reply" => Envelope::Reply {
-                to: tab(&mut fields, "to")?,
-                id: take_u64(&mut fields, "id")?,
-                result: match (fields.remove("ok"), fields.remove("err")) {
-                    (Some(reply), None) => Ok(R::from_value(reply)?),
-                    (None, Some(Value::Object(mut error))) => Err(RemoteError {
-                        code: take_string(&mut error, "code")?,
-                        message: take_string(&mut error, "message")?,
-                    }),
-                    _ => return Err("a reply holds either `ok` or `err`".to_owned()),
+                to: tab("to")?,
+                id: u64_field(value, "id")?,
+                result: {
+                    let error = field(value, "err");
+                    if error.is_object() {
+                        Err(RemoteError {
+                            code: string_field(&error, "code")?,
+                            message: string_field(&error, "message")?,
+                        })
+                    } else {
+                        Ok(R::from_js(&field(value, "ok"))?)
+                    }
                 },
             },
-            "hello" => Envelope::Hello {
-                from: tab(&mut fields, "from")?,
-            },
+            "hello" => Envelope::Hello { from: tab("from")? },
             other => return Err(format!("unknown message kind {other:?}")),
         })
     }
@@ -378,16 +306,7 @@ where
         let on_message = {
             let shared = Rc::clone(&shared);
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-                let Some(text) = event.data().as_string() else {
-                    on_incoming(Incoming::Undecodable {
-                        error: "not a text message".to_owned(),
-                    });
-                    return;
-                };
-                let envelope = serde_json::from_str::<Value>(&text)
-                    .map_err(|error| error.to_string())
-                    .and_then(Envelope::<E, C, R>::from_value);
-                match envelope {
+                match Envelope::<E, C, R>::from_js(&event.data()) {
                     Ok(Envelope::Event { from, event }) => {
                         on_incoming(Incoming::Event { from, event });
                     }
@@ -427,9 +346,8 @@ where
         if self.closed.get() {
             return Err(ChannelError::Closed);
         }
-        let text = envelope.to_value().to_string();
         self.channel
-            .post_message(&JsValue::from_str(&text))
+            .post_message(&envelope.to_js())
             .map_err(|error| {
                 let (name, message) = error_name_and_message(&error);
                 ChannelError::Post { name, message }

@@ -18,9 +18,10 @@
 use std::rc::Rc;
 
 use rand_core::SeedableRng;
-use serde_json::{Value, json};
 
-use super::api::{ErrorCode, WaError, event_json, status_json};
+use super::api::{ErrorCode, WaError, event_js, status_js};
+use super::object::{Object, optional_string, strings};
+use wasm_bindgen::JsValue;
 use super::channel::RemoteError;
 use super::inbox::{Inbox, InboxSender, inbox};
 use super::index::SessionIndex;
@@ -46,7 +47,7 @@ type Rng = chacha20::ChaCha20Rng;
 /// Where a command's answer goes.
 pub(crate) enum Reply {
     /// A command of this tab.
-    Local(InboxSender<Result<Value, WaError>>),
+    Local(InboxSender<Result<JsValue, WaError>>),
     /// A command another tab sent over the channel.
     Remote(CommandRequest),
 }
@@ -139,7 +140,7 @@ impl IndexChanges {
     fn announce(&self) {
         let _ = self
             .channel
-            .post_message(&wasm_bindgen::JsValue::from_str("link"));
+            .post_message(&JsValue::from_str("link"));
     }
 }
 
@@ -306,7 +307,9 @@ impl Driver {
                     .client
                     .parse_recipient(&to)
                     .and_then(|to| self.client.send_text(&to, &text, now, rng));
-                let result = sent.map(|id| json!({ "id": id })).map_err(WaError::from);
+                let result = sent
+                    .map(|id| Object::new().set("id", id).into_js())
+                    .map_err(WaError::from);
                 answer(&self.shared, reply, result);
                 return;
             }
@@ -333,7 +336,7 @@ impl Driver {
                 }
             }
         };
-        answer(&self.shared, reply, result.map(|()| Value::Null));
+        answer(&self.shared, reply, result.map(|()| JsValue::NULL));
     }
 
     fn socket_event(&mut self, id: u64, event: SocketEvent, now: u64) {
@@ -480,14 +483,14 @@ impl Driver {
     async fn event(&mut self, event: Event) {
         // Callbacks may read `status()`: make it current first.
         self.publish_status();
-        if let Some((name, data)) = event_json(&event) {
+        if let Some((name, data)) = event_js(&event) {
             self.shared.publish(name, data);
         }
         match &event {
             Event::OnWhatsApp { id, result } => {
                 if let Some(reply) = self.queries.remove(id) {
                     let result = match result {
-                        Ok(found) => Ok(on_whatsapp_json(found)),
+                        Ok(found) => Ok(on_whatsapp_js(found)),
                         Err(error) => Err(WaError::new(ErrorCode::SendFailed, error.to_string())),
                     };
                     answer(&self.shared, reply, result);
@@ -580,14 +583,17 @@ impl Driver {
                 );
                 self.shared.publish(
                     "duplicate-link",
-                    json!({ "phoneNumber": duplicate.phone_number, "sessions": duplicate.sessions }),
+                    Object::new()
+                        .set("phoneNumber", duplicate.phone_number.as_str())
+                        .set("sessions", strings(&duplicate.sessions))
+                        .into_js(),
                 );
             }
         }
     }
 
     fn publish_status(&self) {
-        self.shared.set_status(status_json(
+        self.shared.set_status(status_js(
             self.shared.session(),
             &self.client.status(),
             &self.duplicates,
@@ -599,7 +605,7 @@ impl Driver {
         if state == ConnectionState::LoggedOut && !self.waiting_for_wipe.is_empty() {
             let result = match self.wipe_error.take() {
                 Some(error) => Err(error),
-                None => Ok(Value::Null),
+                None => Ok(JsValue::NULL),
             };
             for reply in std::mem::take(&mut self.waiting_for_wipe) {
                 answer(&self.shared, reply, result.clone());
@@ -615,7 +621,7 @@ impl Driver {
 }
 
 /// Sends a command's answer where it belongs.
-fn answer(shared: &Shared, reply: Reply, result: Result<Value, WaError>) {
+fn answer(shared: &Shared, reply: Reply, result: Result<JsValue, WaError>) {
     match reply {
         Reply::Local(sender) => {
             sender.push(result);
@@ -631,18 +637,20 @@ fn answer(shared: &Shared, reply: Reply, result: Result<Value, WaError>) {
 }
 
 /// `isOnWhatsApp`'s answer.
-fn on_whatsapp_json(found: &[OnWhatsApp]) -> Value {
-    Value::Array(
-        found
-            .iter()
-            .map(|entry| {
-                json!({
-                    "phone": entry.phone,
-                    "jid": entry.jid.to_string(),
-                    "exists": entry.exists,
-                    "lid": entry.lid.as_ref().map(ToString::to_string),
-                })
-            })
-            .collect(),
-    )
+fn on_whatsapp_js(found: &[OnWhatsApp]) -> JsValue {
+    found
+        .iter()
+        .map(|entry| {
+            Object::new()
+                .set("phone", entry.phone.as_str())
+                .set("jid", entry.jid.to_string())
+                .set("exists", entry.exists)
+                .set(
+                    "lid",
+                    optional_string(entry.lid.as_ref().map(ToString::to_string).as_deref()),
+                )
+                .into_js()
+        })
+        .collect::<js_sys::Array>()
+        .into()
 }

@@ -25,6 +25,7 @@ pub mod idb;
 mod inbox;
 pub mod index;
 mod js;
+pub mod object;
 pub mod lifecycle;
 pub mod lock;
 pub mod socket;

@@ -17,7 +17,6 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use js_sys::{Array, Function, Promise};
-use serde_json::{Value, json};
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
 use wasm_bindgen::JsValue;
@@ -25,10 +24,11 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen_futures::future_to_promise;
 
-use super::api::{ErrorCode, Options, WaError, error_json, to_js, unknown_status_json};
-use super::channel::{
-    ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, Wire, tagged,
-    take_optional_string, take_string, take_strings,
+use super::api::{ErrorCode, Options, WaError, error_js, unknown_status_js};
+use super::channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, Wire};
+use super::object::{
+    Object, copy, field, number, optional_string, optional_string_field, same_data,
+    string_field, strings, strings_field,
 };
 use super::console::{ConsoleLog, install_panic_hook};
 use super::driver::{Driver, Input, Reply};
@@ -82,45 +82,50 @@ pub(crate) enum Command {
 }
 
 impl Wire for Command {
-    fn to_value(&self) -> Value {
+    fn to_js(&self) -> JsValue {
+        let command = |kind: &str| Object::new().set("type", kind);
         match self {
-            Command::Connect => json!("connect"),
-            Command::Disconnect => json!("disconnect"),
-            Command::Logout => json!("logout"),
-            Command::ClearSession => json!("clearSession"),
+            Command::Connect => command("connect"),
+            Command::Disconnect => command("disconnect"),
+            Command::Logout => command("logout"),
+            Command::ClearSession => command("clearSession"),
             Command::RequestPairingCode { phone } => {
-                json!({ "requestPairingCode": { "phone": phone } })
+                command("requestPairingCode").set("phone", phone.as_str())
             }
-            Command::SendText { to, text } => json!({ "sendText": { "to": to, "text": text } }),
-            Command::MarkRead { chat, ids, sender } => {
-                json!({ "markRead": { "chat": chat, "ids": ids, "sender": sender } })
+            Command::SendText { to, text } => command("sendText")
+                .set("to", to.as_str())
+                .set("text", text.as_str()),
+            Command::MarkRead { chat, ids, sender } => command("markRead")
+                .set("chat", chat.as_str())
+                .set("ids", strings(ids))
+                .set("sender", optional_string(sender.as_deref())),
+            Command::IsOnWhatsApp { phones } => {
+                command("isOnWhatsApp").set("phones", strings(phones))
             }
-            Command::IsOnWhatsApp { phones } => json!({ "isOnWhatsApp": { "phones": phones } }),
         }
+        .into_js()
     }
 
-    fn from_value(value: Value) -> Result<Self, String> {
-        let (tag, mut fields) = tagged(value)?;
-        let fields = &mut fields;
-        Ok(match tag.as_str() {
+    fn from_js(value: &JsValue) -> Result<Self, String> {
+        Ok(match string_field(value, "type")?.as_str() {
             "connect" => Command::Connect,
             "disconnect" => Command::Disconnect,
             "logout" => Command::Logout,
             "clearSession" => Command::ClearSession,
             "requestPairingCode" => Command::RequestPairingCode {
-                phone: take_string(fields, "phone")?,
+                phone: string_field(value, "phone")?,
             },
             "sendText" => Command::SendText {
-                to: take_string(fields, "to")?,
-                text: take_string(fields, "text")?,
+                to: string_field(value, "to")?,
+                text: string_field(value, "text")?,
             },
             "markRead" => Command::MarkRead {
-                chat: take_string(fields, "chat")?,
-                ids: take_strings(fields, "ids")?,
-                sender: take_optional_string(fields, "sender")?,
+                chat: string_field(value, "chat")?,
+                ids: strings_field(value, "ids")?,
+                sender: optional_string_field(value, "sender")?,
             },
             "isOnWhatsApp" => Command::IsOnWhatsApp {
-                phones: take_strings(fields, "phones")?,
+                phones: strings_field(value, "phones")?,
             },
             other => return Err(format!("unknown command {other:?}")),
         })
@@ -128,46 +133,51 @@ impl Wire for Command {
 }
 
 /// What the owning tab tells the others.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Broadcast {
     /// An event, as the page receives it.
     Event {
         /// The event name.
         name: String,
         /// Its payload.
-        data: Value,
+        data: JsValue,
     },
     /// The current status.
     Status {
         /// `wa.status()`.
-        status: Value,
+        status: JsValue,
     },
 }
 
 impl Wire for Broadcast {
-    fn to_value(&self) -> Value {
+    fn to_js(&self) -> JsValue {
         match self {
-            Broadcast::Event { name, data } => json!({ "event": { "name": name, "data": data } }),
-            Broadcast::Status { status } => json!({ "status": { "status": status } }),
+            Broadcast::Event { name, data } => Object::new()
+                .set("type", "event")
+                .set("name", name.as_str())
+                .set("data", data.clone()),
+            Broadcast::Status { status } => Object::new()
+                .set("type", "status")
+                .set("status", status.clone()),
         }
+        .into_js()
     }
 
-    fn from_value(value: Value) -> Result<Self, String> {
-        let (tag, mut fields) = tagged(value)?;
-        Ok(match tag.as_str() {
+    fn from_js(value: &JsValue) -> Result<Self, String> {
+        Ok(match string_field(value, "type")?.as_str() {
             "event" => Broadcast::Event {
-                name: take_string(&mut fields, "name")?,
-                data: fields.remove("data").unwrap_or(Value::Null),
+                name: string_field(value, "name")?,
+                data: field(value, "data"),
             },
             "status" => Broadcast::Status {
-                status: fields.remove("status").unwrap_or(Value::Null),
+                status: field(value, "status"),
             },
             other => return Err(format!("unknown broadcast {other:?}")),
         })
     }
 }
 
-type Channel = SessionChannel<Broadcast, Command, Value>;
+type Channel = SessionChannel<Broadcast, Command, JsValue>;
 
 struct Listener {
     id: u32,
@@ -182,7 +192,7 @@ pub(crate) struct Shared {
     log: Dispatch,
     listeners: RefCell<Vec<Listener>>,
     next_listener: Cell<u32>,
-    status: RefCell<Value>,
+    status: RefCell<JsValue>,
     driver: RefCell<Option<InboxSender<Input>>>,
     channel: RefCell<Option<Rc<Channel>>>,
     closed: Cell<bool>,
@@ -210,7 +220,7 @@ impl Shared {
     }
 
     /// Calls this tab's callbacks for `name`.
-    fn emit(&self, name: &str, data: &Value) {
+    fn emit(&self, name: &str, data: &JsValue) {
         let callbacks: Vec<Function> = self
             .listeners
             .borrow()
@@ -218,12 +228,8 @@ impl Shared {
             .filter(|listener| listener.event == name)
             .map(|listener| listener.callback.clone())
             .collect();
-        if callbacks.is_empty() {
-            return;
-        }
-        let data = to_js(data);
         for callback in callbacks {
-            if let Err(error) = callback.call1(&JsValue::UNDEFINED, &data) {
+            if let Err(error) = callback.call1(&JsValue::UNDEFINED, data) {
                 let (error_name, message) = super::js::error_name_and_message(&error);
                 tracing::dispatcher::with_default(&self.log, || {
                     tracing::error!(
@@ -236,7 +242,7 @@ impl Shared {
     }
 
     /// Tells this tab and the others about an event (owner).
-    pub(crate) fn publish(&self, name: &str, data: Value) {
+    pub(crate) fn publish(&self, name: &str, data: JsValue) {
         self.emit(name, &data);
         if let Some(channel) = self.channel()
             && let Err(error) = channel.broadcast(Broadcast::Event {
@@ -249,8 +255,8 @@ impl Shared {
     }
 
     /// Records the status and tells the other tabs when it changed (owner).
-    pub(crate) fn set_status(&self, status: Value) {
-        if *self.status.borrow() == status {
+    pub(crate) fn set_status(&self, status: JsValue) {
+        if same_data(&self.status.borrow(), &status) {
             return;
         }
         *self.status.borrow_mut() = status;
@@ -268,7 +274,7 @@ impl Shared {
     }
 
     /// Answers another tab's command (owner).
-    pub(crate) fn reply(&self, request: &CommandRequest, result: Result<Value, RemoteError>) {
+    pub(crate) fn reply(&self, request: &CommandRequest, result: Result<JsValue, RemoteError>) {
         if let Some(channel) = self.channel()
             && let Err(error) = channel.reply(request, result)
         {
@@ -292,10 +298,8 @@ impl Shared {
     }
 
     fn set_role(&self, role: &str) {
-        if let Some(object) = self.status.borrow_mut().as_object_mut() {
-            object.insert("role".to_owned(), Value::from(role));
-        }
-        self.emit("tab", &json!({ "role": role }));
+        set_field(&self.status.borrow(), "role", role);
+        self.emit("tab", &Object::new().set("role", role).into_js());
     }
 
     /// Something from another tab.
@@ -304,10 +308,8 @@ impl Shared {
         match (incoming, driver) {
             (Incoming::Event { event, .. }, None) => match event {
                 Broadcast::Event { name, data } => self.emit(&name, &data),
-                Broadcast::Status { mut status } => {
-                    if let Some(object) = status.as_object_mut() {
-                        object.insert("role".to_owned(), Value::from("follower"));
-                    }
+                Broadcast::Status { status } => {
+                    set_field(&status, "role", "follower");
                     *self.status.borrow_mut() = status;
                 }
             },
@@ -331,9 +333,9 @@ impl Shared {
 
     /// Whether the state other tabs last saw means the session was in use.
     fn was_connected(&self) -> bool {
-        let status = self.status.borrow();
+        let state = field(&self.status.borrow(), "state").as_string();
         matches!(
-            status.get("state").and_then(Value::as_str),
+            state.as_deref(),
             Some(
                 "connecting"
                     | "handshaking"
@@ -348,7 +350,14 @@ impl Shared {
 }
 
 /// Runs `command` in the owning tab (this one, or another over the channel).
-async fn run_command(shared: Rc<Shared>, command: Command) -> Result<Value, WaError> {
+/// Sets `object[key]` on a status object.
+fn set_field(object: &JsValue, key: &str, value: &str) {
+    if object.is_object() {
+        let _ = js_sys::Reflect::set(object, &JsValue::from_str(key), &JsValue::from_str(value));
+    }
+}
+
+async fn run_command(shared: Rc<Shared>, command: Command) -> Result<JsValue, WaError> {
     if shared.closed.get() {
         return Err(WaError::new(ErrorCode::Closed, "the client was closed"));
     }
@@ -408,7 +417,7 @@ async fn follow_then_own(shared: Rc<Shared>) {
     let auto_connect = shared.was_connected();
     if let Err(error) = Driver::start(Rc::clone(&shared), lock, auto_connect).await {
         tracing::error!(error = %error.message_text(), "cannot take the session over");
-        shared.emit("error", &error_json(&error));
+        shared.emit("error", &error_js(&error));
     }
 }
 
@@ -448,10 +457,7 @@ impl WaClient {
             async move {
                 run_command(shared, command)
                     .await
-                    .map(|value| match value {
-                        Value::Null => JsValue::UNDEFINED,
-                        other => to_js(&other),
-                    })
+                    .map(|value| if value.is_null() { JsValue::UNDEFINED } else { value })
                     .map_err(WaError::into_js)
             }
             .with_subscriber(log),
@@ -461,7 +467,7 @@ impl WaClient {
     async fn open_options(options: Options) -> Result<WaClient, WaError> {
         let log = ConsoleLog::dispatch(&options.session, options.log_level);
         let shared = Rc::new(Shared {
-            status: RefCell::new(unknown_status_json(&options.session)),
+            status: RefCell::new(unknown_status_js(&options.session)),
             session: options.session,
             config: options.config,
             log,
@@ -532,21 +538,22 @@ impl WaClient {
             let duplicates = find_duplicates(&sessions);
             let list = Array::new();
             for session in &sessions {
-                let others: Vec<&String> = duplicates
+                let others = duplicates
                     .iter()
                     .filter(|d| d.sessions.contains(&session.name))
                     .flat_map(|d| d.sessions.iter())
-                    .filter(|name| **name != session.name)
-                    .collect();
-                list.push(&to_js(&json!({
-                    "name": session.name,
-                    "me": session.me,
-                    "lid": session.lid,
-                    "phoneNumber": session.phone_number(),
-                    "createdAt": session.created_at_ms,
-                    "lastActivity": session.last_activity_ms,
-                    "duplicates": others,
-                })));
+                    .filter(|name| **name != session.name);
+                list.push(
+                    &Object::new()
+                        .set("name", session.name.as_str())
+                        .set("me", optional_string(session.me.as_deref()))
+                        .set("lid", optional_string(session.lid.as_deref()))
+                        .set("phoneNumber", optional_string(session.phone_number().as_deref()))
+                        .set("createdAt", number(session.created_at_ms))
+                        .set("lastActivity", number(session.last_activity_ms))
+                        .set("duplicates", strings(others))
+                        .into_js(),
+                );
             }
             Ok(list.into())
         })
@@ -666,7 +673,7 @@ impl WaClient {
     /// A snapshot: state, linked account, tab role, reconnect and counters.
     #[wasm_bindgen(unchecked_return_type = "WaStatus")]
     pub fn status(&self) -> JsValue {
-        to_js(&self.shared.status.borrow())
+        copy(&self.shared.status.borrow())
     }
 
     /// Whether this tab owns the session's socket.
