@@ -12,8 +12,8 @@
 
 use core::time::Duration;
 
-use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::console::LogLevel;
 use super::object::{
@@ -443,7 +443,8 @@ impl Options {
             if let Some(ms) = integer("maxDelayMs")? {
                 backoff.max_delay = Duration::from_millis(ms.max(1));
             }
-            if let Some(key) = unknown_key(&reconnect, &["maxAttempts", "firstDelayMs", "maxDelayMs"])
+            if let Some(key) =
+                unknown_key(&reconnect, &["maxAttempts", "firstDelayMs", "maxDelayMs"])
             {
                 return Err(invalid(format!("unknown option `reconnect.{key}`")));
             }
@@ -632,7 +633,10 @@ pub fn error_js(error: &WaError) -> JsValue {
 fn last_disconnect_js(last: &LastDisconnect) -> JsValue {
     Object::new()
         .set("reason", last.reason.name())
-        .set("code", last.reason.code().map_or(JsValue::NULL, JsValue::from))
+        .set(
+            "code",
+            last.reason.code().map_or(JsValue::NULL, JsValue::from),
+        )
         .set("at", number(last.at))
         .into_js()
 }

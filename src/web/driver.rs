@@ -20,13 +20,12 @@ use std::rc::Rc;
 use rand_core::SeedableRng;
 
 use super::api::{ErrorCode, WaError, event_js, status_js};
-use super::object::{Object, optional_string, strings};
-use wasm_bindgen::JsValue;
 use super::channel::RemoteError;
 use super::inbox::{Inbox, InboxSender, inbox};
 use super::index::SessionIndex;
 use super::lifecycle::{PageEvent, PageLifecycle};
 use super::lock::SessionLock;
+use super::object::{Object, optional_string, strings};
 use super::socket::{SocketEvent, SocketState, WebSocketTransport};
 use super::store::IndexedDbStore;
 use super::timer::{Timer, now_unix_ms};
@@ -39,6 +38,7 @@ use crate::client::{
 };
 use crate::store::{Store, load_auth};
 use std::collections::HashMap;
+use wasm_bindgen::JsValue;
 
 /// The engine's randomness: ChaCha20 seeded once from `crypto.getRandomValues`
 /// (so drawing can never fail later).
@@ -138,9 +138,7 @@ impl IndexChanges {
     }
 
     fn announce(&self) {
-        let _ = self
-            .channel
-            .post_message(&JsValue::from_str("link"));
+        let _ = self.channel.post_message(&JsValue::from_str("link"));
     }
 }
 

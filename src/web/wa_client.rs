@@ -26,15 +26,15 @@ use wasm_bindgen_futures::future_to_promise;
 
 use super::api::{ErrorCode, Options, WaError, error_js, unknown_status_js};
 use super::channel::{ChannelError, CommandRequest, Incoming, RemoteError, SessionChannel, Wire};
-use super::object::{
-    Object, copy, field, number, optional_string, optional_string_field, same_data,
-    string_field, strings, strings_field,
-};
 use super::console::{ConsoleLog, install_panic_hook};
 use super::driver::{Driver, Input, Reply};
 use super::inbox::{InboxSender, inbox};
 use super::index::{SessionIndex, find_duplicates};
 use super::lock::{LockError, SessionLock};
+use super::object::{
+    Object, copy, field, number, optional_string, optional_string_field, same_data, string_field,
+    strings, strings_field,
+};
 use super::store::IndexedDbStore;
 use crate::client::ClientConfig;
 
@@ -457,7 +457,13 @@ impl WaClient {
             async move {
                 run_command(shared, command)
                     .await
-                    .map(|value| if value.is_null() { JsValue::UNDEFINED } else { value })
+                    .map(|value| {
+                        if value.is_null() {
+                            JsValue::UNDEFINED
+                        } else {
+                            value
+                        }
+                    })
                     .map_err(WaError::into_js)
             }
             .with_subscriber(log),
@@ -548,7 +554,10 @@ impl WaClient {
                         .set("name", session.name.as_str())
                         .set("me", optional_string(session.me.as_deref()))
                         .set("lid", optional_string(session.lid.as_deref()))
-                        .set("phoneNumber", optional_string(session.phone_number().as_deref()))
+                        .set(
+                            "phoneNumber",
+                            optional_string(session.phone_number().as_deref()),
+                        )
                         .set("createdAt", number(session.created_at_ms))
                         .set("lastActivity", number(session.last_activity_ms))
                         .set("duplicates", strings(others))
