@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use wa_wasm::web::lock::is_locked;
 use wa_wasm::web::{
     ChannelError, Incoming, LockEnd, RemoteError, SessionChannel, SessionLock, Wire, inbox, sleep,
 };
+use wasm_bindgen::JsValue;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use crate::idb_store::unique_session;
@@ -121,11 +121,12 @@ struct Sent {
 macro_rules! wire_via_serde {
     ($($ty:ty),*) => {$(
         impl Wire for $ty {
-            fn to_value(&self) -> Value {
-                serde_json::to_value(self).unwrap()
+            fn to_js(&self) -> JsValue {
+                js_sys::JSON::parse(&serde_json::to_string(self).unwrap()).unwrap()
             }
-            fn from_value(value: Value) -> Result<Self, String> {
-                serde_json::from_value(value).map_err(|e| e.to_string())
+            fn from_js(value: &JsValue) -> Result<Self, String> {
+                let text = js_sys::JSON::stringify(value).map_err(|_| "not JSON".to_owned())?;
+                serde_json::from_str(&String::from(text)).map_err(|e| e.to_string())
             }
         }
     )*};
