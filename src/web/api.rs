@@ -103,12 +103,27 @@ export interface MessageEvent {
   pushName: string | null;
   /** Server time, unix seconds. */
   timestamp: number;
-  type: 'text' | 'document' | 'unsupported';
+  type: 'text' | 'document' | 'image' | 'unsupported';
   text?: string;
-  document?: { fileName: string; mimetype: string; title: string; caption: string | null; fileLength: number };
-  /** For `unsupported`: the raw kind (`image`, `reaction`, …). */
+  /** Pass the whole event to `downloadMedia` to get the file. */
+  document?: MediaInfo & { fileName: string; title: string };
+  image?: MediaInfo & { width: number | null; height: number | null };
+  /** For `unsupported`: the raw kind (`reaction`, `protocol`, …). */
   kind?: string;
 }
+/** Where an encrypted file is and how to open it (what `downloadMedia` reads). */
+export interface MediaInfo {
+  mimetype: string; caption: string | null; fileLength: number;
+  url: string; directPath: string; mediaKey: Uint8Array; fileEncSha256: Uint8Array; fileSha256: Uint8Array;
+}
+/** `sendDocument` options; `mimetype` defaults to the Blob's or data URL's type. */
+export interface DocumentOptions { fileName: string; mimetype?: string; caption?: string }
+/** `sendImage` options. */
+export interface ImageOptions { mimetype?: string; caption?: string }
+/** A file to send: bytes, a Blob (or File), or a base64 `data:` URL. */
+export type MediaData = Uint8Array | ArrayBuffer | Blob | string;
+/** A group this account is in (`groups()`). */
+export interface GroupInfo { jid: string; subject: string; participants: { jid: string; lid: string | null }[] }
 /** A receipt from a contact's device for messages we sent. */
 export interface ReceiptEvent {
   ids: string[]; chat: string; from: string;
@@ -179,7 +194,8 @@ export interface StoredSession {
 export type WaErrorCode =
   | 'invalid_options' | 'already_connected' | 'not_open' | 'not_waiting_for_scan'
   | 'invalid_phone_number' | 'invalid_recipient' | 'send_failed' | 'storage' | 'quota_exceeded'
-  | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness' | 'in_use';
+  | 'lock_unavailable' | 'channel' | 'no_owner' | 'closed' | 'no_randomness' | 'in_use'
+  | 'invalid_media' | 'download_failed';
 
 export interface WaClient {
   /** Calls `callback` for every `event`; returns a function that unsubscribes.
@@ -205,6 +221,11 @@ pub enum ErrorCode {
     InvalidRecipient,
     /// The engine could not send.
     SendFailed,
+    /// A file to send is empty or not bytes, a Blob or a base64 data URL; or
+    /// a message to download holds no media.
+    InvalidMedia,
+    /// A download failed (network, or the file does not decrypt).
+    DownloadFailed,
     /// IndexedDB failed.
     Storage,
     /// IndexedDB is out of space.
@@ -234,6 +255,8 @@ impl ErrorCode {
             Self::InvalidPhoneNumber => "invalid_phone_number",
             Self::InvalidRecipient => "invalid_recipient",
             Self::SendFailed => "send_failed",
+            Self::InvalidMedia => "invalid_media",
+            Self::DownloadFailed => "download_failed",
             Self::Storage => "storage",
             Self::QuotaExceeded => "quota_exceeded",
             Self::LockUnavailable => "lock_unavailable",
@@ -337,6 +360,7 @@ impl From<ClientError> for WaError {
             ClientError::NotWaitingForScan(_) => ErrorCode::NotWaitingForScan,
             ClientError::InvalidPhoneNumber(_) => ErrorCode::InvalidPhoneNumber,
             ClientError::Address(_) => ErrorCode::InvalidRecipient,
+            ClientError::Download(_) => ErrorCode::DownloadFailed,
             _ => ErrorCode::SendFailed,
         };
         Self::new(code, error.to_string())
@@ -599,27 +623,64 @@ fn message_js(message: &IncomingMessage) -> JsValue {
         MessageContent::Text(text) => object.set("type", "text").set("text", text.as_str()),
         MessageContent::Document(document) => object.set("type", "document").set(
             "document",
-            Object::new()
-                .set("fileName", document.file_name.as_str())
-                .set("mimetype", document.mimetype.as_str())
-                .set("title", document.title.as_str())
-                .set("caption", optional_string(document.caption.as_deref()))
-                .set("fileLength", number(document.file_length)),
+            media_js(&MediaFields {
+                mimetype: &document.mimetype,
+                caption: document.caption.as_deref(),
+                file_length: document.file_length,
+                url: &document.url,
+                direct_path: &document.direct_path,
+                media_key: &document.media_key,
+                file_enc_sha256: &document.file_enc_sha256,
+                file_sha256: &document.file_sha256,
+            })
+            .set("fileName", document.file_name.as_str())
+            .set("title", document.title.as_str()),
         ),
         MessageContent::Image(image) => object.set("type", "image").set(
             "image",
-            Object::new()
-                .set("mimetype", image.mimetype.as_str())
-                .set("caption", optional_string(image.caption.as_deref()))
-                .set("fileLength", number(image.file_length))
-                .set("width", image.width.map_or(JsValue::NULL, JsValue::from))
-                .set("height", image.height.map_or(JsValue::NULL, JsValue::from)),
+            media_js(&MediaFields {
+                mimetype: &image.mimetype,
+                caption: image.caption.as_deref(),
+                file_length: image.file_length,
+                url: &image.url,
+                direct_path: &image.direct_path,
+                media_key: &image.media_key,
+                file_enc_sha256: &image.file_enc_sha256,
+                file_sha256: &image.file_sha256,
+            })
+            .set("width", image.width.map_or(JsValue::NULL, JsValue::from))
+            .set("height", image.height.map_or(JsValue::NULL, JsValue::from)),
         ),
         MessageContent::Unsupported { kind } => {
             object.set("type", "unsupported").set("kind", kind.as_str())
         }
     }
     .into_js()
+}
+
+/// What documents and images share in a `message` event.
+struct MediaFields<'a> {
+    mimetype: &'a str,
+    caption: Option<&'a str>,
+    file_length: u64,
+    url: &'a str,
+    direct_path: &'a str,
+    media_key: &'a [u8],
+    file_enc_sha256: &'a [u8],
+    file_sha256: &'a [u8],
+}
+
+fn media_js(media: &MediaFields<'_>) -> Object {
+    let bytes = |bytes: &[u8]| js_sys::Uint8Array::from(bytes);
+    Object::new()
+        .set("mimetype", media.mimetype)
+        .set("caption", optional_string(media.caption))
+        .set("fileLength", number(media.file_length))
+        .set("url", media.url)
+        .set("directPath", media.direct_path)
+        .set("mediaKey", bytes(media.media_key))
+        .set("fileEncSha256", bytes(media.file_enc_sha256))
+        .set("fileSha256", bytes(media.file_sha256))
 }
 
 /// The `error` event's payload.

@@ -25,6 +25,7 @@ use super::inbox::{Inbox, InboxSender, inbox};
 use super::index::SessionIndex;
 use super::lifecycle::{PageEvent, PageLifecycle};
 use super::lock::SessionLock;
+use super::media::MediaKind;
 use super::object::{Object, optional_string, strings};
 use super::socket::{SocketEvent, SocketState, WebSocketTransport};
 use super::store::IndexedDbStore;
@@ -33,8 +34,8 @@ use super::wa_client::{Command, Shared};
 use super::{CommandRequest, DuplicateLink};
 use crate::client::policy::{TransportClose, TransportCloseKind};
 use crate::client::{
-    Client, ConnectionState, Event, HttpRequestId, HttpResponse, OnWhatsApp, Output, QueryId,
-    load_records,
+    Client, ClientError, ConnectionState, DocumentUpload, Event, GroupInfo, HttpRequestId,
+    HttpResponse, ImageUpload, MessageId, OnWhatsApp, Output, QueryId, load_records,
 };
 use crate::store::{Store, load_auth};
 use std::collections::HashMap;
@@ -104,6 +105,8 @@ pub(crate) struct Driver {
     sender: InboxSender<Input>,
     waiting_for_wipe: Vec<Reply>,
     queries: HashMap<QueryId, Reply>,
+    /// Downloads waiting for the engine, with who asked.
+    downloads: Vec<(HttpRequestId, Reply)>,
     wipe_error: Option<WaError>,
     duplicates: Vec<String>,
     index_changes: Option<IndexChanges>,
@@ -210,6 +213,7 @@ impl Driver {
             sender: sender.clone(),
             waiting_for_wipe: Vec::new(),
             queries: HashMap::new(),
+            downloads: Vec::new(),
             wipe_error: None,
             duplicates: Vec::new(),
             index_changes: IndexChanges::listen(sender.clone()),
@@ -267,7 +271,13 @@ impl Driver {
         self.socket_id = self.socket_id.wrapping_add(1);
         self.socket = None;
         let queries: Vec<Reply> = self.queries.drain().map(|(_, reply)| reply).collect();
-        for reply in self.waiting_for_wipe.drain(..).chain(queries) {
+        let downloads = self.downloads.drain(..).map(|(_, reply)| reply);
+        for reply in self
+            .waiting_for_wipe
+            .drain(..)
+            .chain(queries)
+            .chain(downloads)
+        {
             answer(
                 &self.shared,
                 reply,
@@ -305,12 +315,70 @@ impl Driver {
                     .client
                     .parse_recipient(&to)
                     .and_then(|to| self.client.send_text(&to, &text, now, rng));
-                let result = sent
-                    .map(|id| Object::new().set("id", id).into_js())
-                    .map_err(WaError::from);
-                answer(&self.shared, reply, result);
+                answer(&self.shared, reply, sent_js(sent));
                 return;
             }
+            Command::SendDocument {
+                to,
+                data,
+                file_name,
+                mimetype,
+                caption,
+            } => {
+                let upload = DocumentUpload {
+                    data,
+                    file_name,
+                    mimetype,
+                    caption,
+                };
+                let sent = self
+                    .client
+                    .parse_recipient(&to)
+                    .and_then(|to| self.client.send_document(&to, upload, now, rng));
+                answer(&self.shared, reply, sent_js(sent));
+                return;
+            }
+            Command::SendImage {
+                to,
+                data,
+                mimetype,
+                caption,
+            } => {
+                let upload = ImageUpload {
+                    data,
+                    mimetype,
+                    caption,
+                    size: None,
+                };
+                let sent = self
+                    .client
+                    .parse_recipient(&to)
+                    .and_then(|to| self.client.send_image(&to, upload, now, rng));
+                answer(&self.shared, reply, sent_js(sent));
+                return;
+            }
+            Command::Download { media } => {
+                let started = match media.kind {
+                    MediaKind::Document => self.client.download_document(&media.document()),
+                    MediaKind::Image => self.client.download_image(&media.image()),
+                };
+                match started {
+                    // Answered by the `MediaDownloaded` event.
+                    Ok(id) => {
+                        self.downloads.push((id, reply));
+                        return;
+                    }
+                    Err(error) => Err(WaError::from(error)),
+                }
+            }
+            Command::Groups => match self.client.groups(now, rng) {
+                // Answered by the `Groups` event.
+                Ok(query) => {
+                    self.queries.insert(query, reply);
+                    return;
+                }
+                Err(error) => Err(WaError::from(error)),
+            },
             Command::MarkRead { chat, ids, sender } => {
                 let marked = self.client.parse_recipient(&chat).and_then(|chat| {
                     let sender = match sender {
@@ -494,6 +562,27 @@ impl Driver {
                     answer(&self.shared, reply, result);
                 }
             }
+            Event::Groups { id, result } => {
+                if let Some(reply) = self.queries.remove(id) {
+                    let result = match result {
+                        Ok(groups) => Ok(groups_js(groups)),
+                        Err(error) => Err(WaError::new(ErrorCode::SendFailed, error.to_string())),
+                    };
+                    answer(&self.shared, reply, result);
+                }
+            }
+            Event::MediaDownloaded { id, result } => {
+                if let Some(at) = self.downloads.iter().position(|(waiting, _)| waiting == id) {
+                    let (_, reply) = self.downloads.swap_remove(at);
+                    let result = match result {
+                        Ok(bytes) => Ok(js_sys::Uint8Array::from(bytes.as_slice()).into()),
+                        Err(error) => {
+                            Err(WaError::new(ErrorCode::DownloadFailed, error.to_string()))
+                        }
+                    };
+                    answer(&self.shared, reply, result);
+                }
+            }
             Event::Paired { me, lid, .. } => {
                 if let Some(index) = &self.index
                     && let Err(error) = index
@@ -632,6 +721,42 @@ fn answer(shared: &Shared, reply: Reply, result: Result<JsValue, WaError>) {
             shared.reply(&request, result);
         }
     }
+}
+
+/// A send's answer: `{ id }`.
+fn sent_js(sent: Result<MessageId, ClientError>) -> Result<JsValue, WaError> {
+    sent.map(|id| Object::new().set("id", id).into_js())
+        .map_err(WaError::from)
+}
+
+/// `groups()`'s answer.
+fn groups_js(groups: &[GroupInfo]) -> JsValue {
+    groups
+        .iter()
+        .map(|group| {
+            let participants = group
+                .participants
+                .iter()
+                .map(|participant| {
+                    Object::new()
+                        .set("jid", participant.jid.to_string())
+                        .set(
+                            "lid",
+                            optional_string(
+                                participant.lid.as_ref().map(ToString::to_string).as_deref(),
+                            ),
+                        )
+                        .into_js()
+                })
+                .collect::<js_sys::Array>();
+            Object::new()
+                .set("jid", group.jid.to_string())
+                .set("subject", group.subject.as_str())
+                .set("participants", participants)
+                .into_js()
+        })
+        .collect::<js_sys::Array>()
+        .into()
 }
 
 /// `isOnWhatsApp`'s answer.

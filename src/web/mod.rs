@@ -27,6 +27,7 @@ pub mod index;
 mod js;
 pub mod lifecycle;
 pub mod lock;
+pub mod media;
 pub mod object;
 pub mod socket;
 mod store;

@@ -128,6 +128,14 @@ pub fn strings_field(object: &JsValue, key: &str) -> Result<Vec<String>, String>
     as_strings(&field(object, key)).ok_or_else(|| format!("`{key}` must be an array of strings"))
 }
 
+/// `object[key]` as bytes (a `Uint8Array`).
+pub fn bytes_field(object: &JsValue, key: &str) -> Result<Vec<u8>, String> {
+    field(object, key)
+        .dyn_ref::<js_sys::Uint8Array>()
+        .map(js_sys::Uint8Array::to_vec)
+        .ok_or_else(|| format!("`{key}` must be a Uint8Array"))
+}
+
 /// A value as a non-negative integer.
 pub fn as_u64(value: &JsValue) -> Option<u64> {
     let number = value.as_f64()?;

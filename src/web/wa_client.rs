@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Promise};
+use js_sys::{Array, Function, Promise, Uint8Array};
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
 use wasm_bindgen::JsValue;
@@ -31,9 +31,10 @@ use super::driver::{Driver, Input, Reply};
 use super::inbox::{InboxSender, inbox};
 use super::index::{SessionIndex, find_duplicates};
 use super::lock::{LockError, SessionLock};
+use super::media::{MediaRef, read_file};
 use super::object::{
-    Object, copy, field, number, optional_string, optional_string_field, same_data, string_field,
-    strings, strings_field,
+    Object, bytes_field, copy, field, number, optional_string, optional_string_field, same_data,
+    string_field, strings, strings_field,
 };
 use super::store::IndexedDbStore;
 use crate::client::ClientConfig;
@@ -79,6 +80,37 @@ pub(crate) enum Command {
         /// Phone numbers.
         phones: Vec<String>,
     },
+    /// `sendDocument(to, data, options)`.
+    SendDocument {
+        /// A phone number or JID.
+        to: String,
+        /// The file.
+        data: Vec<u8>,
+        /// Its name.
+        file_name: String,
+        /// Its MIME type.
+        mimetype: String,
+        /// A caption.
+        caption: Option<String>,
+    },
+    /// `sendImage(to, data, options)`.
+    SendImage {
+        /// A phone number or JID.
+        to: String,
+        /// The image.
+        data: Vec<u8>,
+        /// Its MIME type.
+        mimetype: String,
+        /// A caption.
+        caption: Option<String>,
+    },
+    /// `downloadMedia(message)`.
+    Download {
+        /// The file.
+        media: MediaRef,
+    },
+    /// `groups()`.
+    Groups,
 }
 
 impl Wire for Command {
@@ -102,6 +134,30 @@ impl Wire for Command {
             Command::IsOnWhatsApp { phones } => {
                 command("isOnWhatsApp").set("phones", strings(phones))
             }
+            Command::SendDocument {
+                to,
+                data,
+                file_name,
+                mimetype,
+                caption,
+            } => command("sendDocument")
+                .set("to", to.as_str())
+                .set("data", Uint8Array::from(data.as_slice()))
+                .set("fileName", file_name.as_str())
+                .set("mimetype", mimetype.as_str())
+                .set("caption", optional_string(caption.as_deref())),
+            Command::SendImage {
+                to,
+                data,
+                mimetype,
+                caption,
+            } => command("sendImage")
+                .set("to", to.as_str())
+                .set("data", Uint8Array::from(data.as_slice()))
+                .set("mimetype", mimetype.as_str())
+                .set("caption", optional_string(caption.as_deref())),
+            Command::Download { media } => command("download").set("media", media.to_js()),
+            Command::Groups => command("groups"),
         }
         .into_js()
     }
@@ -127,6 +183,23 @@ impl Wire for Command {
             "isOnWhatsApp" => Command::IsOnWhatsApp {
                 phones: strings_field(value, "phones")?,
             },
+            "sendDocument" => Command::SendDocument {
+                to: string_field(value, "to")?,
+                data: bytes_field(value, "data")?,
+                file_name: string_field(value, "fileName")?,
+                mimetype: string_field(value, "mimetype")?,
+                caption: optional_string_field(value, "caption")?,
+            },
+            "sendImage" => Command::SendImage {
+                to: string_field(value, "to")?,
+                data: bytes_field(value, "data")?,
+                mimetype: string_field(value, "mimetype")?,
+                caption: optional_string_field(value, "caption")?,
+            },
+            "download" => Command::Download {
+                media: MediaRef::from_js(&field(value, "media"))?,
+            },
+            "groups" => Command::Groups,
             other => return Err(format!("unknown command {other:?}")),
         })
     }
@@ -350,6 +423,15 @@ impl Shared {
 }
 
 /// Runs `command` in the owning tab (this one, or another over the channel).
+/// `options.mimetype` (or `options.mimeType`), if given.
+fn mimetype_option(options: &JsValue) -> Result<Option<String>, WaError> {
+    let invalid = |message: String| WaError::new(ErrorCode::InvalidMedia, message);
+    Ok(optional_string_field(options, "mimetype")
+        .map_err(invalid)?
+        .or(optional_string_field(options, "mimeType").map_err(invalid)?)
+        .filter(|mimetype| !mimetype.trim().is_empty()))
+}
+
 /// Sets `object[key]` on a status object.
 fn set_field(object: &JsValue, key: &str, value: &str) {
     if object.is_object() {
@@ -455,6 +537,31 @@ impl WaClient {
         let log = shared.log.clone();
         future_to_promise(
             async move {
+                run_command(shared, command)
+                    .await
+                    .map(|value| {
+                        if value.is_null() {
+                            JsValue::UNDEFINED
+                        } else {
+                            value
+                        }
+                    })
+                    .map_err(WaError::into_js)
+            }
+            .with_subscriber(log),
+        )
+    }
+
+    /// Runs a command built by an async step (reading a Blob, say).
+    fn command_after(
+        &self,
+        prepare: impl core::future::Future<Output = Result<Command, WaError>> + 'static,
+    ) -> Promise {
+        let shared = Rc::clone(&self.shared);
+        let log = shared.log.clone();
+        future_to_promise(
+            async move {
+                let command = prepare.await.map_err(WaError::into_js)?;
                 run_command(shared, command)
                     .await
                     .map(|value| {
@@ -677,6 +784,82 @@ impl WaClient {
     #[wasm_bindgen(js_name = isOnWhatsApp, unchecked_return_type = "Promise<OnWhatsAppResult[]>")]
     pub fn is_on_whatsapp(&self, phones: Vec<String>) -> Promise {
         self.command(Command::IsOnWhatsApp { phones })
+    }
+
+    /// Sends a document (a PDF, say) to `to`: `data` is a `Uint8Array`, an
+    /// `ArrayBuffer`, a `Blob`/`File` or a base64 `data:` URL; `options` gives
+    /// `fileName` and optionally `mimetype` and `caption`. The file is
+    /// encrypted, uploaded, then sent; resolves with `{ id }` once queued, and
+    /// `message-status` events follow.
+    #[wasm_bindgen(js_name = sendDocument, unchecked_return_type = "Promise<{ id: string }>")]
+    pub fn send_document(
+        &self,
+        to: String,
+        #[wasm_bindgen(unchecked_param_type = "MediaData")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "DocumentOptions")] options: JsValue,
+    ) -> Promise {
+        self.command_after(async move {
+            let invalid = |message: String| WaError::new(ErrorCode::InvalidMedia, message);
+            let file = read_file(&data).await?;
+            let file_name = string_field(&options, "fileName").map_err(invalid)?;
+            if file_name.trim().is_empty() {
+                return Err(invalid("`fileName` must not be empty".to_owned()));
+            }
+            Ok(Command::SendDocument {
+                to,
+                data: file.bytes,
+                file_name,
+                mimetype: mimetype_option(&options)?
+                    .or(file.mimetype)
+                    .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                caption: optional_string_field(&options, "caption").map_err(invalid)?,
+            })
+        })
+    }
+
+    /// Sends an image to `to` (`data` as for `sendDocument`; `options`:
+    /// optional `mimetype`, default the Blob's type or `image/jpeg`, and
+    /// `caption`). Resolves with `{ id }`.
+    #[wasm_bindgen(js_name = sendImage, unchecked_return_type = "Promise<{ id: string }>")]
+    pub fn send_image(
+        &self,
+        to: String,
+        #[wasm_bindgen(unchecked_param_type = "MediaData")] data: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        self.command_after(async move {
+            let file = read_file(&data).await?;
+            Ok(Command::SendImage {
+                to,
+                data: file.bytes,
+                mimetype: mimetype_option(&options)?
+                    .or(file.mimetype)
+                    .unwrap_or_else(|| "image/jpeg".to_owned()),
+                caption: optional_string_field(&options, "caption")
+                    .map_err(|message| WaError::new(ErrorCode::InvalidMedia, message))?,
+            })
+        })
+    }
+
+    /// Downloads and opens the document or image of a `message` event (pass
+    /// the event as received); resolves with its bytes, checked against the
+    /// sender's hashes.
+    #[wasm_bindgen(js_name = downloadMedia, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn download_media(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "MessageEvent")] message: JsValue,
+    ) -> Promise {
+        self.command_after(async move {
+            Ok(Command::Download {
+                media: MediaRef::from_message(&message)?,
+            })
+        })
+    }
+
+    /// The groups this account is in, with their participants.
+    #[wasm_bindgen(unchecked_return_type = "Promise<GroupInfo[]>")]
+    pub fn groups(&self) -> Promise {
+        self.command(Command::Groups)
     }
 
     /// A snapshot: state, linked account, tab role, reconnect and counters.

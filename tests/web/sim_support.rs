@@ -87,6 +87,8 @@ pub async fn control(sim: &Sim, method: &str, path: &str, body: Option<Value>) -
 pub struct Recorder {
     events: Rc<RefCell<Vec<(String, Value)>>>,
     times: Rc<RefCell<Vec<f64>>>,
+    /// The payloads as delivered (bytes stay `Uint8Array`s).
+    raw: Rc<RefCell<Vec<JsValue>>>,
 }
 
 /// `performance.now()`: milliseconds with sub-millisecond precision.
@@ -108,10 +110,12 @@ impl Recorder {
         for name in names {
             let events = Rc::clone(&self.events);
             let times = Rc::clone(&self.times);
+            let raw = Rc::clone(&self.raw);
             let event = (*name).to_owned();
             let callback = Closure::<dyn FnMut(JsValue)>::new(move |data: JsValue| {
                 times.borrow_mut().push(now_ms());
                 events.borrow_mut().push((event.clone(), to_value(&data)));
+                raw.borrow_mut().push(data);
             });
             client.on(
                 (*name).to_owned(),
@@ -139,6 +143,19 @@ impl Recorder {
     pub fn clear(&self) {
         self.events.borrow_mut().clear();
         self.times.borrow_mut().clear();
+        self.raw.borrow_mut().clear();
+    }
+
+    /// The payload of the first recorded event `name` that `wanted` accepts,
+    /// as delivered.
+    pub fn raw(&self, name: &str, wanted: impl Fn(&Value) -> bool) -> Option<JsValue> {
+        let events = self.events.borrow();
+        let raw = self.raw.borrow();
+        events
+            .iter()
+            .zip(raw.iter())
+            .find(|((event, data), _)| event == name && wanted(data))
+            .map(|(_, value)| value.clone())
     }
 
     /// When (`performance.now()`) the first recorded event `name` that

@@ -12,7 +12,8 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use js_sys::{Function, Reflect};
+use base64::Engine as _;
+use js_sys::{Function, Reflect, Uint8Array};
 use serde_json::{Value, json};
 use wa_wasm::web::{WaClient, sleep};
 use wasm_bindgen::closure::Closure;
@@ -609,4 +610,159 @@ async fn sends_and_receives_text_with_a_simulated_contact() {
 
     await_promise(client.logout()).await.unwrap();
     await_promise(client.close()).await.unwrap();
+}
+
+#[wasm_bindgen_test]
+async fn sends_and_receives_documents_and_lists_groups() {
+    let Some(sim) = sim() else { return };
+    let session = unique_session("media");
+    let phone = new_phone(&sim).await;
+    let contact = new_phone(&sim).await;
+    let recorder = Recorder::default();
+    let client = open(&sim, &session, &recorder).await;
+    recorder.attach(&client, &["message", "message-status"]);
+    link(&sim, &client, &recorder, &phone).await;
+
+    // A PDF as bytes: uploaded encrypted, and the contact opens the same bytes.
+    let pdf = b"%PDF-1.4\n% wa-wasm browser test\n1 0 obj << >> endobj\n%%EOF\n";
+    let sent = to_value(
+        &await_promise(client.send_document(
+            format!("+{contact}"),
+            Uint8Array::from(&pdf[..]).into(),
+            to_js(&json!({ "fileName": "ticket.pdf", "mimetype": "application/pdf", "caption": "your ticket" })),
+        ))
+        .await
+        .unwrap(),
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    recorder
+        .wait("message-status", 30_000, |s| {
+            s["id"] == id.as_str() && s["status"] == "sent"
+        })
+        .await;
+    let document = received_by(&sim, &contact, &id).await["document"].clone();
+    assert_eq!(document["file_name"], "ticket.pdf", "{document}");
+    assert_eq!(document["mimetype"], "application/pdf");
+    assert_eq!(document["caption"], "your ticket");
+    assert_eq!(
+        document["data_base64"],
+        base64::engine::general_purpose::STANDARD.encode(pdf)
+    );
+
+    // The same as a base64 data: URL, the MIME type taken from it.
+    let url = format!(
+        "data:text/plain;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(b"hola")
+    );
+    let sent = to_value(
+        &await_promise(client.send_document(
+            format!("+{contact}"),
+            JsValue::from_str(&url),
+            to_js(&json!({ "fileName": "hola.txt" })),
+        ))
+        .await
+        .unwrap(),
+    );
+    let document =
+        received_by(&sim, &contact, sent["id"].as_str().unwrap()).await["document"].clone();
+    assert_eq!(document["mimetype"], "text/plain", "{document}");
+    assert_eq!(document["data_base64"], "aG9sYQ==");
+
+    // A document from the contact: the event describes it, downloadMedia opens it.
+    let body = "%PDF-1.4\n% reservation from the simulator\n%%EOF\n";
+    control(
+        &sim,
+        "POST",
+        "/messages",
+        Some(json!({
+            "from": contact, "to": phone,
+            "document": {
+                "file_name": "reservation.pdf", "mimetype": "application/pdf",
+                "data_base64": base64::engine::general_purpose::STANDARD.encode(body),
+                "caption": "your booking",
+            },
+        })),
+    )
+    .await;
+    let event = recorder
+        .wait("message", 20_000, |m| m["type"] == "document")
+        .await;
+    assert_eq!(event["document"]["fileName"], "reservation.pdf");
+    assert_eq!(event["document"]["caption"], "your booking");
+    assert_eq!(event["document"]["fileLength"], body.len());
+    let raw = recorder
+        .raw("message", |m| m["type"] == "document")
+        .unwrap();
+    let bytes = await_promise(client.download_media(raw)).await.unwrap();
+    assert_eq!(
+        bytes.dyn_into::<Uint8Array>().unwrap().to_vec(),
+        body.as_bytes()
+    );
+
+    // A group with the contact: listed with its participants.
+    let group = control(
+        &sim,
+        "POST",
+        "/groups",
+        Some(json!({ "subject": "Reservas", "creator": contact, "participants": [phone] })),
+    )
+    .await;
+    let groups = to_value(&await_promise(client.groups()).await.unwrap());
+    let listed = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["subject"] == "Reservas")
+        .unwrap_or_else(|| panic!("{group} not in {groups}"));
+    assert!(
+        listed["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["jid"].as_str().unwrap().starts_with(&contact)),
+        "{listed}"
+    );
+
+    // Bad files are refused with a code before anything is sent.
+    for (data, options) in [
+        (JsValue::from_f64(7.0), json!({ "fileName": "x.pdf" })),
+        (
+            Uint8Array::new_with_length(0).into(),
+            json!({ "fileName": "x.pdf" }),
+        ),
+        (
+            JsValue::from_str("data:text/plain,hola"),
+            json!({ "fileName": "x.txt" }),
+        ),
+        (Uint8Array::from(&b"x"[..]).into(), json!({})),
+    ] {
+        let error =
+            await_promise(client.send_document(format!("+{contact}"), data, to_js(&options)))
+                .await
+                .unwrap_err();
+        assert_eq!(error_code(&error), "invalid_media", "{options}");
+    }
+    let text = to_js(&json!({ "type": "text", "text": "hola" }));
+    let error = await_promise(client.download_media(text))
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&error), "invalid_media");
+
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
+}
+
+/// What `contact`'s simulated devices decrypted of message `id`.
+async fn received_by(sim: &Sim, contact: &str, id: &str) -> Value {
+    for _ in 0..300 {
+        let received = control(sim, "GET", &format!("/accounts/{contact}/received"), None).await;
+        if let Some(message) = received
+            .as_array()
+            .and_then(|r| r.iter().find(|m| m["id"] == id))
+        {
+            return message.clone();
+        }
+        sleep(50).await;
+    }
+    panic!("{contact} did not receive {id}");
 }
