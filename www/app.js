@@ -85,6 +85,8 @@ class SessionCard {
     this.pairingCode = null;
     this.countdownTimer = null;
     this.outgoing = new Map();
+    /** message-status events that came before their send resolved, by id. */
+    this.earlyStatus = new Map();
     this.el = $('#session-card').content.firstElementChild.cloneNode(true);
     this.el.dataset.session = name;
     this.el.dataset.qrCount = '0';
@@ -352,24 +354,21 @@ class SessionCard {
     let result;
     let entry;
     if (file) {
-      const bytes = new Uint8Array(await file.arrayBuffer());
       entry = this.#addEntry({ fromMe: true, to, text, document: { fileName: file.name } });
-      result = await this.wa.sendDocument(to, bytes, {
-        fileName: file.name,
-        mimeType: file.type || 'application/octet-stream',
-        caption: text || undefined,
-      });
+      // A File is a Blob: the package reads it (and takes its MIME type).
+      result = await this.wa.sendDocument(to, file, { fileName: file.name, caption: text || undefined });
     } else {
       if (!text) throw new Error('write a text or choose a document');
       entry = this.#addEntry({ fromMe: true, to, text });
       result = await this.wa.sendText(to, text);
     }
-    const id = typeof result === 'string' ? result : result && (result.id || result.messageId);
-    if (id) {
-      entry.dataset.id = id;
-      this.outgoing.set(id, entry);
-    }
-    this.#tick(entry, (result && result.status) || 'sent');
+    const { id } = result;
+    entry.dataset.id = id;
+    this.outgoing.set(id, entry);
+    // A status may have come before the promise resolved.
+    const early = this.earlyStatus.get(id);
+    this.earlyStatus.delete(id);
+    if (early) this.#tick(entry, early);
     form.elements.text.value = '';
     form.elements.file.value = '';
   }
@@ -466,15 +465,16 @@ class SessionCard {
   }
 
   #onReceipt(receipt) {
-    if (!receipt) return;
-    const ids = receipt.ids || receipt.messageIds || [receipt.id];
-    for (const id of ids) this.#onStatus({ id, status: receipt.type || receipt.status || 'delivered' });
+    for (const id of receipt.ids) {
+      const entry = this.outgoing.get(id);
+      if (entry && (receipt.type === 'delivered' || receipt.type === 'read')) this.#tick(entry, receipt.type);
+    }
   }
 
   #onStatus(event) {
-    if (!event) return;
     const entry = this.outgoing.get(event.id);
-    if (entry) this.#tick(entry, event.status || event.state || event.type);
+    if (entry) this.#tick(entry, event.status);
+    else this.earlyStatus.set(event.id, event.status);
   }
 
   async close() {
@@ -497,27 +497,23 @@ class SessionCard {
 
 /** Text and document of a `message` event, whatever shape its content has. */
 function messageParts(msg) {
-  let text = msg.text ?? msg.caption;
-  let doc = msg.document;
-  const content = msg.content;
-  if (typeof content === 'string') {
-    text ??= content;
-  } else if (content && typeof content === 'object') {
-    const kind = String(content.type || content.kind || '').toLowerCase();
-    text ??= content.text;
-    doc ??= content.document || (kind === 'document' ? content : undefined);
-    if (!text && !doc && kind && kind !== 'text') text = `(${kind} message)`;
+  switch (msg.type) {
+    case 'document':
+      return { text: msg.document.caption ?? undefined, document: msg.document };
+    case 'image': {
+      const extension = (msg.image.mimetype.split('/')[1] || 'jpg').replace('jpeg', 'jpg');
+      return { text: msg.image.caption ?? undefined, document: { ...msg.image, fileName: `image.${extension}` } };
+    }
+    case 'unsupported':
+      return { text: `(${msg.kind} message)` };
+    default:
+      return { text: msg.text };
   }
-  text ??= doc?.caption;
-  return { text, document: doc };
 }
 
-/** The client's document download command, if the package has one. */
+/** The client's download command, if the package has one. */
 function downloader(wa) {
-  for (const name of ['downloadDocument', 'downloadMedia', 'download']) {
-    if (wa && typeof wa[name] === 'function') return wa[name];
-  }
-  return null;
+  return wa && typeof wa.downloadMedia === 'function' ? wa.downloadMedia : null;
 }
 
 function replacer(key, value) {
