@@ -11,7 +11,7 @@ use core::time::Duration;
 
 use common::harness::Harness;
 use common::sim::SimHarness;
-use wa_sim::{ContactBehaviour, SimEvent};
+use wa_sim::{ContactBehaviour, Fault, SimEvent};
 use wa_wasm::binary::Jid;
 use wa_wasm::client::{
     ConnectionState, Event, IncomingMessage, MessageContent, MessageStatus, ReceiptKind,
@@ -847,4 +847,106 @@ async fn a_group_member_that_cannot_decrypt_gets_it_again() {
     status(&mut h, &next, |s| *s == MessageStatus::Sent).await;
     h.sleep(Duration::from_secs(1)).await;
     assert!(h.sim.received(ALICE).iter().any(|m| m.id == next));
+}
+
+/// How many of `phone`'s simulated devices decrypted message `id`.
+fn copies(h: &SimHarness, phone: &str, id: &str) -> usize {
+    h.sim.received(phone).iter().filter(|m| m.id == id).count()
+}
+
+/// Every status event for `id` until none came for `quiet`.
+async fn statuses(h: &mut SimHarness, id: &str, quiet: Duration) -> Vec<MessageStatus> {
+    let mut seen = Vec::new();
+    while let Some(Event::MessageStatus(update)) = h
+        .wait_event(
+            quiet,
+            &mut |e| matches!(e, Event::MessageStatus(u) if u.id == id),
+        )
+        .await
+    {
+        seen.push(update.status);
+    }
+    seen
+}
+
+/// Makes `phone`'s devices drop the next `count` messages without a receipt.
+fn silent(h: &SimHarness, phone: &str, count: u32) {
+    h.sim
+        .set_behaviour(
+            phone,
+            ContactBehaviour {
+                drop_next: count,
+                ..ContactBehaviour::default()
+            },
+        )
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_late_ack_changes_nothing_and_nothing_is_sent_twice() {
+    let mut h = linked().await;
+    h.inject(Fault::DelayAcks {
+        ms: 5_000,
+        count: 1,
+    });
+    let alice = Jid::pn(ALICE);
+    let id = h.handle().send_text(&alice, "late ack").await.unwrap();
+    // Alice's receipt comes before the late ack and already proves the server
+    // has it: `sent` then `delivered`, once each, and the late ack adds nothing.
+    assert_eq!(
+        statuses(&mut h, &id, MINUTE).await,
+        [MessageStatus::Sent, MessageStatus::Delivered]
+    );
+    assert_eq!(copies(&h, ALICE, &id), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_ack_sends_the_same_stanza_again_which_the_server_does_not_deliver_twice() {
+    let mut h = linked().await;
+    silent(&h, ALICE, 1);
+    h.inject(Fault::DropAcks { count: 1 });
+    let alice = Jid::pn(ALICE);
+    let id = h.handle().send_text(&alice, "lost ack").await.unwrap();
+    // No ack and no receipt: after the deadline the engine sends the very same
+    // stanza; the server acknowledges the repeat and does not deliver it again.
+    assert_eq!(statuses(&mut h, &id, MINUTE).await, [MessageStatus::Sent]);
+    assert_eq!(
+        copies(&h, ALICE, &id),
+        0,
+        "Alice's phone dropped the one delivery"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_never_acknowledged_fails_after_three_sends() {
+    let mut h = linked().await;
+    silent(&h, ALICE, 1);
+    h.inject(Fault::DropAcks { count: 10 });
+    let alice = Jid::pn(ALICE);
+    let id = h.handle().send_text(&alice, "no ack").await.unwrap();
+    assert_eq!(
+        statuses(&mut h, &id, 2 * MINUTE).await,
+        [MessageStatus::Failed(SendFailure::NoAck(3))]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_unacknowledged_when_the_socket_drops_is_sent_again_after_reconnecting() {
+    let mut h = linked().await;
+    silent(&h, ALICE, 1);
+    h.inject(Fault::DropAcks { count: 1 });
+    let alice = Jid::pn(ALICE);
+    let id = h
+        .handle()
+        .send_text(&alice, "before the drop")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    h.inject(Fault::CloseNow);
+    // Reconnected (well before the 20 s ack deadline), the engine sends what
+    // was not acknowledged again at once, and this time the ack comes.
+    assert_eq!(
+        statuses(&mut h, &id, Duration::from_secs(10)).await,
+        [MessageStatus::Sent]
+    );
 }

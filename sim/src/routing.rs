@@ -113,6 +113,17 @@ pub(crate) fn client_message(world: &mut World, conn: u64, sender: &DeviceKey, n
         return;
     };
     let now = world.now();
+    if world.repeated_message(sender, node) {
+        // A resend after a lost ack: acknowledge it again, deliver nothing.
+        tracing::info!(conn, %id, "repeated message acknowledged, not delivered again");
+        let ack = Node::new("ack")
+            .attr("class", "message")
+            .attr("id", id.as_str())
+            .attr("from", to)
+            .attr("t", now);
+        world.command(conn, ConnCommand::Ack(ack));
+        return;
+    }
     let kind = node.str_attr("type").unwrap_or("text").to_owned();
     let device_identity = node
         .child("device-identity")

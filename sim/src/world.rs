@@ -350,6 +350,9 @@ pub(crate) struct World {
     next_id: u64,
     /// Which device sent each message a client sent (to route receipts back).
     pub(crate) client_sent: HashMap<String, DeviceKey>,
+    /// The latest message stanzas clients sent, to recognise an exact repeat
+    /// (a client sending again after a lost ack).
+    pub(crate) recent_messages: VecDeque<(DeviceKey, Node)>,
     /// Whether something worth saving changed since the last save.
     pub(crate) dirty: bool,
 }
@@ -368,7 +371,27 @@ pub enum AccountError {
     NoDevices,
 }
 
+/// How many sent stanzas [`World::repeated_message`] remembers.
+const RECENT_MESSAGES: usize = 1024;
+
 impl World {
+    /// Whether `sender` already sent exactly `node`; remembers it if not.
+    pub(crate) fn repeated_message(&mut self, sender: &DeviceKey, node: &Node) -> bool {
+        if self
+            .recent_messages
+            .iter()
+            .any(|(from, sent)| from == sender && sent == node)
+        {
+            return true;
+        }
+        if self.recent_messages.len() >= RECENT_MESSAGES {
+            self.recent_messages.pop_front();
+        }
+        self.recent_messages
+            .push_back((sender.clone(), node.clone()));
+        false
+    }
+
     pub(crate) fn new(
         clock: Clock,
         mut rng: StdRng,
@@ -396,6 +419,7 @@ impl World {
             next_conn: 1,
             next_id: 1,
             client_sent: HashMap::new(),
+            recent_messages: VecDeque::new(),
             dirty: false,
         }
     }

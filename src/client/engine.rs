@@ -92,8 +92,8 @@ pub struct Client {
     pub(super) stats: Stats,
     pub(super) next_query: u64,
     pub(super) records: Records,
-    /// Sent messages waiting for the server's ack, with their chat.
-    pub(super) awaiting_ack: BTreeMap<String, Jid>,
+    /// Sent messages waiting for the server's ack.
+    pub(super) awaiting_ack: BTreeMap<String, super::messaging::PendingAck>,
     /// Retry receipts sent per incoming message id.
     pub(super) retry_counts: BTreeMap<String, u32>,
     /// Processed-message keys whose event this run has handed out.
@@ -256,7 +256,10 @@ impl Client {
                     deadlines.push(deadline);
                 }
             }
-            State::Open(o) => deadlines.extend(o.logout_deadline),
+            State::Open(o) => {
+                deadlines.extend(o.logout_deadline);
+                deadlines.extend(self.awaiting_ack.values().map(|pending| pending.due).min());
+            }
             State::Reconnecting(r) => deadlines.push(r.at),
             _ => {}
         }
@@ -502,6 +505,9 @@ impl Client {
                     );
                     return;
                 }
+            }
+            State::Open(_) if self.awaiting_ack.values().any(|pending| now >= pending.due) => {
+                self.resend_unacked(now, false, rng);
             }
             State::Reconnecting(r) if now >= r.at => {
                 self.stats.reconnects = self.stats.reconnects.saturating_add(1);
@@ -1037,7 +1043,7 @@ impl Client {
                 if let Err(error) = answer {
                     tracing::warn!(%error, "server refused <active/>");
                 }
-                self.open(now);
+                self.open(now, rng);
             }
             Purpose::LinkCodeHello => self.on_link_code_answer(answer, now, rng),
             Purpose::LinkCodeFinish => {
@@ -1097,7 +1103,7 @@ impl Client {
             Purpose::MediaConn => self.on_media_conn(Err(error), now, rng),
             Purpose::Active if !disconnected => {
                 tracing::warn!(%error, "no answer to <active/>; going on");
-                self.open(now);
+                self.open(now, rng);
             }
             Purpose::Logout if !disconnected => self.end_locally(LocalAction::Logout, now, rng),
             other => tracing::debug!(purpose = ?other, %error, "request ended"),
@@ -1139,7 +1145,7 @@ impl Client {
         );
         self.send_iq(stanza::pre_key_count(), Purpose::PreKeyCount, now, rng);
         if self.config.passive {
-            self.open(now);
+            self.open(now, rng);
             return;
         }
         self.send_iq(stanza::set_passive(false), Purpose::Active, now, rng);
@@ -1148,7 +1154,7 @@ impl Client {
         }
     }
 
-    fn open(&mut self, now: u64) {
+    fn open(&mut self, now: u64, rng: &mut impl CryptoRng) {
         match mem::take(&mut self.state) {
             State::LoggingIn(login) => {
                 self.state = State::Open(Box::new(Opened {
@@ -1157,6 +1163,10 @@ impl Client {
                 }));
                 self.reconnect.opened_at(now);
                 self.announce(ConnectionState::Open);
+                // What the last connection sent without an ack may never have
+                // reached the server: send it again (the server acknowledges
+                // an exact repeat without delivering it twice).
+                self.resend_unacked(now, true, rng);
             }
             other => self.state = other,
         }

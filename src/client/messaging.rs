@@ -140,6 +140,30 @@ pub enum SendFailure {
     /// Storing what the send needed failed; nothing was sent.
     #[error("not stored, not sent")]
     NotStored,
+    /// The server acknowledged none of the attempts.
+    #[error("the server did not acknowledge the message after {0} attempts")]
+    NoAck(u8),
+}
+
+/// How long the server has to acknowledge a sent message before it is sent
+/// again on the same connection.
+pub const ACK_TIMEOUT_MS: u64 = 20_000;
+
+/// Sends of one message (the first and the repeats) before it fails with
+/// [`SendFailure::NoAck`].
+pub const MAX_SEND_ATTEMPTS: u8 = 3;
+
+/// A sent message waiting for the server's ack.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingAck {
+    /// Its chat (for the status events).
+    pub(crate) chat: Jid,
+    /// The stanza as sent, to send again unchanged.
+    pub(crate) stanza: Node,
+    /// When to send it again (unix ms).
+    pub(crate) due: u64,
+    /// How often it was sent.
+    pub(crate) attempts: u8,
 }
 
 /// A status change of a sent message.
@@ -910,6 +934,15 @@ impl Client {
         }));
         if let Some(status) = status {
             for id in ids {
+                // A device's receipt proves the server has the message: if its
+                // ack is late or lost, count it as sent now and stop waiting.
+                if let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(&id) {
+                    self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
+                        id: id.clone(),
+                        chat,
+                        status: MessageStatus::Sent,
+                    }));
+                }
                 self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
                     id,
                     chat: chat.clone(),
@@ -924,7 +957,7 @@ impl Client {
         let Some(id) = node.str_attr("id") else {
             return false;
         };
-        let Some(chat) = self.awaiting_ack.remove(id) else {
+        let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(id) else {
             return false;
         };
         let status = match node.str_attr("error") {
@@ -937,6 +970,52 @@ impl Client {
             status,
         }));
         true
+    }
+
+    fn await_ack(&mut self, send: &PendingSend, stanza: &Node, now: u64) {
+        self.awaiting_ack.insert(
+            send.id.clone(),
+            PendingAck {
+                chat: send.chat.clone(),
+                stanza: stanza.clone(),
+                due: now.saturating_add(ACK_TIMEOUT_MS),
+                attempts: 1,
+            },
+        );
+    }
+
+    /// Sends again the messages whose ack is overdue (`all`: every message
+    /// still waiting, after a reconnect); a message sent
+    /// [`MAX_SEND_ATTEMPTS`] times without an ack fails.
+    pub(crate) fn resend_unacked(&mut self, now: u64, all: bool, rng: &mut impl CryptoRng) {
+        let due: Vec<String> = self
+            .awaiting_ack
+            .iter()
+            .filter(|(_, pending)| all || now >= pending.due)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            let Some(pending) = self.awaiting_ack.get_mut(&id) else {
+                continue;
+            };
+            if pending.attempts >= MAX_SEND_ATTEMPTS {
+                let attempts = pending.attempts;
+                if let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(&id) {
+                    tracing::warn!(%id, attempts, "no ack for a sent message: giving up");
+                    self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
+                        id,
+                        chat,
+                        status: MessageStatus::Failed(SendFailure::NoAck(attempts)),
+                    }));
+                }
+                continue;
+            }
+            pending.attempts = pending.attempts.saturating_add(1);
+            pending.due = now.saturating_add(ACK_TIMEOUT_MS);
+            let stanza = pending.stanza.clone();
+            tracing::info!(%id, attempt = pending.attempts, "sending a message again: no ack yet");
+            self.send(&stanza, now, rng);
+        }
     }
 
     /// A device-list notification: forget the cached list.
@@ -1158,7 +1237,7 @@ impl Client {
             .children(children);
         let mut changes = signal_changes(&signal);
         self.outbox_changes(&send, &body, now, &mut changes);
-        self.awaiting_ack.insert(send.id.clone(), send.chat.clone());
+        self.await_ack(&send, &stanza, now);
         self.persist_then(changes, vec![Deferred::Send(stanza)]);
     }
 
@@ -1281,7 +1360,7 @@ impl Client {
                 .into_bytes(),
         );
         self.outbox_changes(send, &body, now, &mut changes);
-        self.awaiting_ack.insert(send.id.clone(), send.chat.clone());
+        self.await_ack(send, &stanza, now);
         self.persist_then(changes, vec![Deferred::Send(stanza)]);
     }
 
@@ -1695,7 +1774,7 @@ impl Client {
                 let Some(id) = node.str_attr("id") else {
                     continue;
                 };
-                if let Some(chat) = self.awaiting_ack.remove(id) {
+                if let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(id) {
                     self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
                         id: id.to_owned(),
                         chat,
