@@ -1,7 +1,8 @@
 //! Browser benchmarks, run in headless Chromium by `cargo xtask bench` (release
 //! build, against a `wa-sim` process it starts): link and reconnect timings of
-//! `WaClient`, JS heap and wasm memory with 1 and 10 linked sessions, and opening
-//! an IndexedDB store that holds 5,000 Signal sessions.
+//! `WaClient`, JS heap and wasm memory with 1 and 10 linked sessions, opening
+//! an IndexedDB store that holds 5,000 Signal sessions, and messaging (send
+//! fan-out to 1, 10 and 256 devices, receive throughput).
 //!
 //! `cargo xtask bench` runs each benchmark in its own page (a name filter per
 //! run). Each benchmark prints one `BENCH {json}` line that `cargo xtask bench` collects
@@ -27,7 +28,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::{console_log, wasm_bindgen_test};
 
 const ROUNDS: usize = 5;
-const EVENTS: &[&str] = &["connection", "qr"];
+const EVENTS: &[&str] = &["connection", "qr", "message", "message-status"];
 
 fn report(name: &str, value: Value) {
     console_log!("BENCH {}", json!({ "name": name, "value": value }));
@@ -236,4 +237,117 @@ async fn open_store_with_5000_sessions() {
         "idb_5000_sessions",
         json!({ "open_ms": median(samples.clone()), "samples": samples, "record_bytes": 1200 }),
     );
+}
+
+/// Sends a text to `phone` and waits for the server's ack (`sent`).
+async fn send_and_wait(client: &WaClient, recorder: &Recorder, phone: &str) {
+    let sent = to_value(
+        &await_promise(client.send_text(format!("+{phone}"), "benchmark text".into()))
+            .await
+            .unwrap(),
+    );
+    let id = sent["id"].as_str().unwrap().to_owned();
+    recorder
+        .wait_every("message-status", 60_000, 1, |s| {
+            s["id"] == id.as_str() && s["status"] == "sent"
+        })
+        .await;
+}
+
+/// Messaging in the page: `sendText` until the server's ack, to a contact
+/// with 1, 10 and 256 devices (sessions set up by a first message, so one
+/// `msg` per device; the simulator decrypting every copy is inside the
+/// measurement, as in the native bench), then receive throughput: texts a
+/// contact sent while the page was away, from `connect()` (login included) to
+/// the last `message` event (each decrypted, stored, shown and acknowledged).
+#[wasm_bindgen_test]
+async fn messaging() {
+    let sim = required_sim();
+    let session = unique("messaging");
+    let (client, recorder, _) = link_new(&sim, &session).await;
+    let me = to_value(&client.status())["me"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me_phone = me.split([':', '@']).next().unwrap().to_owned();
+    let mut fan_out = serde_json::Map::new();
+    for devices in [1u16, 10, 256] {
+        let account = control(
+            &sim,
+            "POST",
+            "/accounts",
+            Some(json!({ "devices": devices })),
+        )
+        .await;
+        let phone = account["phone"].as_str().unwrap().to_owned();
+        send_and_wait(&client, &recorder, &phone).await;
+        let mut samples = Vec::new();
+        for _ in 0..ROUNDS {
+            let started = now_ms();
+            send_and_wait(&client, &recorder, &phone).await;
+            samples.push(now_ms() - started);
+        }
+        let received = control(&sim, "GET", &format!("/accounts/{phone}/received"), None).await;
+        assert_eq!(
+            received.as_array().unwrap().len(),
+            usize::from(devices) * (ROUNDS + 1),
+            "every device decrypted every text"
+        );
+        fan_out.insert(
+            devices.to_string(),
+            json!({ "median_ms": median(samples.clone()), "samples": samples }),
+        );
+    }
+    report("send_fan_out", Value::Object(fan_out));
+
+    const COUNT: usize = 300;
+    let contact = control(&sim, "POST", "/accounts", Some(json!({}))).await["phone"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    await_promise(client.disconnect()).await.unwrap();
+    for i in 0..COUNT {
+        control(
+            &sim,
+            "POST",
+            "/messages",
+            Some(json!({ "from": contact, "to": me_phone, "text": format!("queued {i}") })),
+        )
+        .await;
+    }
+    recorder.clear();
+    // The queue drains during the login, before `open`: time from connect().
+    let started = now_ms();
+    await_promise(client.connect()).await.unwrap();
+    let from_contact = |m: &Value| m["chat"].as_str().is_some_and(|c| c.starts_with(&contact));
+    let mut waited = 0;
+    while recorder
+        .all("message")
+        .iter()
+        .filter(|m| from_contact(m))
+        .count()
+        < COUNT
+    {
+        assert!(waited < 120_000, "the queued texts did not all arrive");
+        sleep(5).await;
+        waited += 5;
+    }
+    let last = recorder
+        .all("message")
+        .iter()
+        .filter(|m| from_contact(m))
+        .count();
+    assert_eq!(last, COUNT, "each text shown once");
+    // The offline queue arrives in order: the last text is the last event.
+    let last_text = format!("queued {}", COUNT - 1);
+    let last_at = recorder
+        .time_of("message", |m| m["text"] == last_text.as_str())
+        .unwrap();
+    let ms = last_at - started;
+    report(
+        "receive",
+        json!({ "messages": COUNT, "ms": ms, "per_second": COUNT as f64 * 1000.0 / ms }),
+    );
+    await_promise(client.logout()).await.unwrap();
+    await_promise(client.close()).await.unwrap();
 }
