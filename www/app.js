@@ -373,7 +373,7 @@ class SessionCard {
     form.elements.file.value = '';
   }
 
-  #addEntry({ fromMe, from, to, text, document: doc, timestamp, pushName, message }) {
+  #addEntry({ fromMe, from, to, text, document: doc, timestamp, pushName, message, ticks = fromMe }) {
     const li = document.createElement('li');
     li.className = fromMe ? 'out' : 'in';
     const who = fromMe
@@ -392,11 +392,11 @@ class SessionCard {
       li.append(body);
     }
     if (doc) li.append(this.#documentLink(doc, message));
-    if (fromMe) {
-      const ticks = document.createElement('span');
-      ticks.className = 'ticks';
-      ticks.dataset.role = 'ticks';
-      li.append(ticks);
+    if (ticks) {
+      const mark = document.createElement('span');
+      mark.className = 'ticks';
+      mark.dataset.role = 'ticks';
+      li.append(mark);
       this.#tick(li, 'pending');
     }
     this.role('inbox').prepend(li);
@@ -460,6 +460,8 @@ class SessionCard {
       timestamp: msg.timestamp,
       pushName: msg.pushName,
       message: msg,
+      // Sent from our phone or another linked device: its ticks live there.
+      ticks: false,
     });
     if (msg.id) entry.dataset.id = msg.id;
   }
