@@ -32,6 +32,7 @@ use super::store::IndexedDbStore;
 use super::timer::{Timer, now_unix_ms};
 use super::wa_client::{Command, Shared};
 use super::{CommandRequest, DuplicateLink};
+use crate::binary::Jid;
 use crate::client::policy::{TransportClose, TransportCloseKind};
 use crate::client::{
     Client, ClientError, ConnectionState, DocumentUpload, Event, GroupInfo, HttpRequestId,
@@ -311,11 +312,10 @@ impl Driver {
                 .request_pairing_code(&phone, now, rng)
                 .map_err(WaError::from),
             Command::SendText { to, text } => {
-                let sent = self
-                    .client
-                    .parse_recipient(&to)
-                    .and_then(|to| self.client.send_text(&to, &text, now, rng));
-                answer(&self.shared, reply, sent_js(sent));
+                let sent = send_to(&mut self.client, &to, |client, to| {
+                    client.send_text(to, &text, now, rng)
+                });
+                answer(&self.shared, reply, sent);
                 return;
             }
             Command::SendDocument {
@@ -331,11 +331,10 @@ impl Driver {
                     mimetype,
                     caption,
                 };
-                let sent = self
-                    .client
-                    .parse_recipient(&to)
-                    .and_then(|to| self.client.send_document(&to, upload, now, rng));
-                answer(&self.shared, reply, sent_js(sent));
+                let sent = send_to(&mut self.client, &to, |client, to| {
+                    client.send_document(to, upload, now, rng)
+                });
+                answer(&self.shared, reply, sent);
                 return;
             }
             Command::SendImage {
@@ -350,11 +349,10 @@ impl Driver {
                     caption,
                     size: None,
                 };
-                let sent = self
-                    .client
-                    .parse_recipient(&to)
-                    .and_then(|to| self.client.send_image(&to, upload, now, rng));
-                answer(&self.shared, reply, sent_js(sent));
+                let sent = send_to(&mut self.client, &to, |client, to| {
+                    client.send_image(to, upload, now, rng)
+                });
+                answer(&self.shared, reply, sent);
                 return;
             }
             Command::Download { media } => {
@@ -723,9 +721,15 @@ fn answer(shared: &Shared, reply: Reply, result: Result<JsValue, WaError>) {
     }
 }
 
-/// A send's answer: `{ id }`.
-fn sent_js(sent: Result<MessageId, ClientError>) -> Result<JsValue, WaError> {
-    sent.map(|id| Object::new().set("id", id).into_js())
+/// Sends to `to` (a number or JID) with `send`; the answer is `{ id }`.
+fn send_to(
+    client: &mut Client,
+    to: &str,
+    send: impl FnOnce(&mut Client, &Jid) -> Result<MessageId, ClientError>,
+) -> Result<JsValue, WaError> {
+    let to = client.parse_recipient(to).map_err(WaError::from)?;
+    send(client, &to)
+        .map(|id| Object::new().set("id", id).into_js())
         .map_err(WaError::from)
 }
 

@@ -533,23 +533,7 @@ impl core::fmt::Debug for WaClient {
 
 impl WaClient {
     fn command(&self, command: Command) -> Promise {
-        let shared = Rc::clone(&self.shared);
-        let log = shared.log.clone();
-        future_to_promise(
-            async move {
-                run_command(shared, command)
-                    .await
-                    .map(|value| {
-                        if value.is_null() {
-                            JsValue::UNDEFINED
-                        } else {
-                            value
-                        }
-                    })
-                    .map_err(WaError::into_js)
-            }
-            .with_subscriber(log),
-        )
+        self.command_after(async move { Ok(command) })
     }
 
     /// Runs a command built by an async step (reading a Blob, say).
