@@ -950,3 +950,41 @@ async fn a_message_unacknowledged_when_the_socket_drops_is_sent_again_after_reco
         [MessageStatus::Sent]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_message_sent_just_before_the_page_closed_goes_out_on_the_next_load() {
+    let mut h = linked().await;
+    let alice = Jid::pn(ALICE);
+    // A first text sets up Alice's device list and session.
+    let first = h.handle().send_text(&alice, "first").await.unwrap();
+    status(&mut h, &first, |s| *s == MessageStatus::Delivered).await;
+    // The message, and its stanza until a later commit deletes it.
+    assert_eq!(h.stored_records_in(Namespace::Outbox), 2);
+    // The socket swallows everything from here on: the message never reaches
+    // the server, and the page is closed before any ack could come.
+    h.inject(Fault::BlackHole);
+    let id = h
+        .handle()
+        .send_text(&alice, "sent as the page closed")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(copies(&h, ALICE, &id), 0);
+    assert_eq!(
+        h.stored_records_in(Namespace::Outbox),
+        3,
+        "two messages and the unacknowledged stanza (the first one's went with this commit)"
+    );
+    h.inject(Fault::Clear);
+    reload(&mut h).await;
+    assert_eq!(
+        statuses(&mut h, &id, Duration::from_secs(10)).await,
+        [MessageStatus::Sent, MessageStatus::Delivered]
+    );
+    assert_eq!(copies(&h, ALICE, &id), 1, "arrives once");
+    // Acknowledged, its stored stanza goes with the next commit: after one
+    // more send, three messages and only that send's stanza are stored.
+    let third = h.handle().send_text(&alice, "third").await.unwrap();
+    status(&mut h, &third, |s| *s == MessageStatus::Delivered).await;
+    assert_eq!(h.stored_records_in(Namespace::Outbox), 4);
+}

@@ -94,6 +94,8 @@ pub struct Client {
     pub(super) records: Records,
     /// Sent messages waiting for the server's ack.
     pub(super) awaiting_ack: BTreeMap<String, super::messaging::PendingAck>,
+    /// Stored stanzas whose ack came, to delete with the next commit.
+    pub(super) settled_acks: Vec<String>,
     /// Retry receipts sent per incoming message id.
     pub(super) retry_counts: BTreeMap<String, u32>,
     /// Processed-message keys whose event this run has handed out.
@@ -184,6 +186,7 @@ impl Client {
             next_query: 0,
             records: Records::default(),
             awaiting_ack: BTreeMap::new(),
+            settled_acks: Vec::new(),
             retry_counts: BTreeMap::new(),
             surfaced: BTreeSet::new(),
             media_conn: None,

@@ -153,6 +153,14 @@ pub const ACK_TIMEOUT_MS: u64 = 20_000;
 /// [`SendFailure::NoAck`].
 pub const MAX_SEND_ATTEMPTS: u8 = 3;
 
+/// Outbox keys of stored stanzas waiting for their ack (message ids never
+/// start with it).
+const PENDING_ACK_PREFIX: &str = "ack:";
+
+fn pending_ack_key(id: &str) -> String {
+    format!("{PENDING_ACK_PREFIX}{id}")
+}
+
 /// A sent message waiting for the server's ack.
 #[derive(Debug, Clone)]
 pub(crate) struct PendingAck {
@@ -423,6 +431,9 @@ impl Client {
     /// [`super::load_records`] (call before [`connect`](Self::connect)).
     pub fn restore(&mut self, records: StoredRecords) {
         self.records.restore(records);
+        // Stanzas a previous run sent without seeing their ack: sent again at
+        // the next `open`.
+        self.restore_pending_acks(0);
     }
 
     /// How many Signal sessions the engine holds.
@@ -650,7 +661,10 @@ impl Client {
     }
 
     /// Applies `changes` to memory and queues them; `then` waits for the commit.
-    pub(crate) fn persist(&mut self, changes: Changes, then: AfterCommit) {
+    pub(crate) fn persist(&mut self, mut changes: Changes, then: AfterCommit) {
+        for key in self.settled_acks.drain(..) {
+            changes.delete(Namespace::Outbox, key);
+        }
         self.records.apply(&changes);
         self.outbox.persist(changes, then);
     }
@@ -936,7 +950,7 @@ impl Client {
             for id in ids {
                 // A device's receipt proves the server has the message: if its
                 // ack is late or lost, count it as sent now and stop waiting.
-                if let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(&id) {
+                if let Some(chat) = self.settle_ack(&id) {
                     self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
                         id: id.clone(),
                         chat,
@@ -957,7 +971,7 @@ impl Client {
         let Some(id) = node.str_attr("id") else {
             return false;
         };
-        let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(id) else {
+        let Some(chat) = self.settle_ack(id) else {
             return false;
         };
         let status = match node.str_attr("error") {
@@ -972,7 +986,16 @@ impl Client {
         true
     }
 
-    fn await_ack(&mut self, send: &PendingSend, stanza: &Node, now: u64) {
+    /// Waits for the ack of `stanza`, and stores it (with the send's
+    /// `changes`, so before it leaves) until the ack comes: a page closed
+    /// before then sends it again on its next `open`.
+    fn await_ack(&mut self, send: &PendingSend, stanza: &Node, now: u64, changes: &mut Changes) {
+        match crate::binary::encode(stanza) {
+            Ok(bytes) => {
+                changes.put(Namespace::Outbox, pending_ack_key(&send.id), bytes);
+            }
+            Err(error) => tracing::warn!(%error, "a sent stanza cannot be stored"),
+        }
         self.awaiting_ack.insert(
             send.id.clone(),
             PendingAck {
@@ -982,6 +1005,47 @@ impl Client {
                 attempts: 1,
             },
         );
+    }
+
+    /// Stops waiting for the ack of `id` (it came, or a receipt proved the
+    /// server has the message, or the message failed) and forgets its stored
+    /// stanza; the chat, if it was waited for.
+    fn settle_ack(&mut self, id: &str) -> Option<Jid> {
+        let pending = self.awaiting_ack.remove(id)?;
+        // Deleted with the next commit rather than in a write of its own: if
+        // the page closes first, the next run sends it once more and the
+        // server acknowledges the repeat without delivering it.
+        self.settled_acks.push(pending_ack_key(id));
+        Some(pending.chat)
+    }
+
+    /// Waits again for the acks of the stanzas a previous run stored and did
+    /// not see acknowledged; they go out again at the next `open`.
+    pub(crate) fn restore_pending_acks(&mut self, now: u64) {
+        let stored: Vec<(String, Node)> = self
+            .records
+            .iter(Namespace::Outbox)
+            .filter_map(|(key, bytes)| {
+                let id = key.strip_prefix(PENDING_ACK_PREFIX)?;
+                crate::binary::decode(bytes)
+                    .ok()
+                    .map(|stanza| (id.to_owned(), stanza))
+            })
+            .collect();
+        for (id, stanza) in stored {
+            let Ok(chat) = stanza.required_jid("to") else {
+                continue;
+            };
+            self.awaiting_ack.insert(
+                id,
+                PendingAck {
+                    chat,
+                    stanza,
+                    due: now.saturating_add(ACK_TIMEOUT_MS),
+                    attempts: 1,
+                },
+            );
+        }
     }
 
     /// Sends again the messages whose ack is overdue (`all`: every message
@@ -1000,7 +1064,7 @@ impl Client {
             };
             if pending.attempts >= MAX_SEND_ATTEMPTS {
                 let attempts = pending.attempts;
-                if let Some(PendingAck { chat, .. }) = self.awaiting_ack.remove(&id) {
+                if let Some(chat) = self.settle_ack(&id) {
                     tracing::warn!(%id, attempts, "no ack for a sent message: giving up");
                     self.outbox.event(Event::MessageStatus(MessageStatusUpdate {
                         id,
@@ -1237,7 +1301,7 @@ impl Client {
             .children(children);
         let mut changes = signal_changes(&signal);
         self.outbox_changes(&send, &body, now, &mut changes);
-        self.await_ack(&send, &stanza, now);
+        self.await_ack(&send, &stanza, now, &mut changes);
         self.persist_then(changes, vec![Deferred::Send(stanza)]);
     }
 
@@ -1360,7 +1424,7 @@ impl Client {
                 .into_bytes(),
         );
         self.outbox_changes(send, &body, now, &mut changes);
-        self.await_ack(send, &stanza, now);
+        self.await_ack(send, &stanza, now, &mut changes);
         self.persist_then(changes, vec![Deferred::Send(stanza)]);
     }
 
@@ -1471,7 +1535,11 @@ impl Client {
             encode_outbox(&send.chat, send.kind, send.mediatype, now, body),
         );
         let capacity = self.config.outbox_capacity.max(1);
-        let held = self.records.count(Namespace::Outbox);
+        let held = self
+            .records
+            .iter(Namespace::Outbox)
+            .filter(|(key, _)| !key.starts_with(PENDING_ACK_PREFIX))
+            .count();
         if held >= capacity {
             let mut entries: Vec<(u64, String)> = self
                 .records
