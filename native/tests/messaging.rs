@@ -170,15 +170,14 @@ async fn a_contact_with_two_devices_and_our_phone_copy() {
 #[tokio::test(start_paused = true)]
 async fn sending_fans_out_to_every_device_with_statuses() {
     let mut h = linked().await;
-    h.sim
-        .set_behaviour(
-            BOB,
-            ContactBehaviour {
-                auto_read: true,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        &h,
+        BOB,
+        ContactBehaviour {
+            auto_read: true,
+            ..ContactBehaviour::default()
+        },
+    );
     let bob = h.handle().parse_recipient("+1 555-000-1002").await.unwrap();
     assert_eq!(bob, Jid::pn(BOB));
     let id = h.handle().send_text(&bob, "hi Bob").await.unwrap();
@@ -343,15 +342,14 @@ async fn a_reload_between_commit_and_ack_shows_it_exactly_once() {
 #[tokio::test(start_paused = true)]
 async fn a_corrupted_message_is_asked_for_again_and_arrives() {
     let mut h = linked().await;
-    h.sim
-        .set_behaviour(
-            ALICE,
-            ContactBehaviour {
-                corrupt_outgoing_next: 1,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        &h,
+        ALICE,
+        ContactBehaviour {
+            corrupt_outgoing_next: 1,
+            ..ContactBehaviour::default()
+        },
+    );
     let sent = h.sim.send_text(ALICE, ME, "garbled then fine").unwrap();
     let message = next_message(&mut h).await;
     assert_eq!(message.id, sent.id);
@@ -377,15 +375,14 @@ async fn a_corrupted_message_is_asked_for_again_and_arrives() {
 #[tokio::test(start_paused = true)]
 async fn a_contact_that_cannot_decrypt_gets_the_message_again() {
     let mut h = linked().await;
-    h.sim
-        .set_behaviour(
-            ALICE,
-            ContactBehaviour {
-                corrupt_next: 1,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        &h,
+        ALICE,
+        ContactBehaviour {
+            corrupt_next: 1,
+            ..ContactBehaviour::default()
+        },
+    );
     let id = h
         .handle()
         .send_text(&Jid::pn(ALICE), "second try")
@@ -411,15 +408,14 @@ async fn lid_addressing_keeps_one_session_per_contact() {
     let first = next_message(&mut h).await;
     assert_eq!(first.sender, Jid::pn(ALICE));
     let sessions = h.stored_records_in(Namespace::Sessions);
-    h.sim
-        .set_behaviour(
-            ALICE,
-            ContactBehaviour {
-                lid_addressing: true,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        &h,
+        ALICE,
+        ContactBehaviour {
+            lid_addressing: true,
+            ..ContactBehaviour::default()
+        },
+    );
     h.sim.send_text(ALICE, ME, "by LID").unwrap();
     let second = next_message(&mut h).await;
     assert_eq!(
@@ -817,15 +813,14 @@ async fn a_send_whose_records_cannot_be_stored_is_not_sent() {
 async fn a_group_member_that_cannot_decrypt_gets_it_again() {
     let mut h = linked().await;
     let group = group_of(&h, &[ME]);
-    h.sim
-        .set_behaviour(
-            ALICE,
-            ContactBehaviour {
-                corrupt_next: 1,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        &h,
+        ALICE,
+        ContactBehaviour {
+            corrupt_next: 1,
+            ..ContactBehaviour::default()
+        },
+    );
     let id = h.handle().send_text(&group, "for the group").await.unwrap();
     h.wait_event(MINUTE, &mut |e| {
         matches!(e, Event::Receipt(r) if r.ids.contains(&id) && r.kind == ReceiptKind::Retry)
@@ -847,6 +842,11 @@ async fn a_group_member_that_cannot_decrypt_gets_it_again() {
     status(&mut h, &next, |s| *s == MessageStatus::Sent).await;
     h.sleep(Duration::from_secs(1)).await;
     assert!(h.sim.received(ALICE).iter().any(|m| m.id == next));
+}
+
+/// Sets how `phone`'s simulated devices behave.
+fn behave(h: &SimHarness, phone: &str, behaviour: ContactBehaviour) {
+    h.sim.set_behaviour(phone, behaviour).unwrap();
 }
 
 /// How many of `phone`'s simulated devices decrypted message `id`.
@@ -871,15 +871,14 @@ async fn statuses(h: &mut SimHarness, id: &str, quiet: Duration) -> Vec<MessageS
 
 /// Makes `phone`'s devices drop the next `count` messages without a receipt.
 fn silent(h: &SimHarness, phone: &str, count: u32) {
-    h.sim
-        .set_behaviour(
-            phone,
-            ContactBehaviour {
-                drop_next: count,
-                ..ContactBehaviour::default()
-            },
-        )
-        .unwrap();
+    behave(
+        h,
+        phone,
+        ContactBehaviour {
+            drop_next: count,
+            ..ContactBehaviour::default()
+        },
+    );
 }
 
 #[tokio::test(start_paused = true)]
