@@ -189,8 +189,8 @@ pub const WASM_BUDGET_GZIP: u64 = 300 * 1024;
 
 /// What the test command enforces, a failing check: the budget once the module
 /// fits it. With messaging the module does not fit yet, so until it does the
-/// ceiling is the size measured when messaging landed (844,240 B raw /
-/// 364,024 B gzip) plus about 2 %: the module may only shrink towards the
+/// ceiling is the size measured when messaging landed (848,276 B raw /
+/// 365,425 B gzip) plus about 1.5 %: the module may only shrink towards the
 /// budget, never grow.
 pub const WASM_CEILING_RAW: u64 = 861_000;
 pub const WASM_CEILING_GZIP: u64 = 371_000;
