@@ -2,7 +2,7 @@
 //! queue [`Output`]s; `poll_output` and `poll_timeout` hand them out.
 
 use core::mem;
-use std::collections::{BTreeMap, BTreeSet};
+use litemap::LiteMap;
 
 use rand_core::CryptoRng;
 
@@ -93,19 +93,19 @@ pub struct Client {
     pub(super) next_query: u64,
     pub(super) records: Records,
     /// Sent messages waiting for the server's ack.
-    pub(super) awaiting_ack: BTreeMap<String, super::messaging::PendingAck>,
+    pub(super) awaiting_ack: LiteMap<String, super::messaging::PendingAck>,
     /// Stored stanzas whose ack came, to delete with the next commit.
     pub(super) settled_acks: Vec<String>,
     /// Retry receipts sent per incoming message id.
-    pub(super) retry_counts: BTreeMap<String, u32>,
+    pub(super) retry_counts: LiteMap<String, u32>,
     /// Processed-message keys whose event this run has handed out.
-    pub(super) surfaced: BTreeSet<String>,
+    pub(super) surfaced: LiteMap<String, ()>,
     /// Upload credentials, once asked for.
     pub(super) media_conn: Option<super::transfer::MediaConn>,
     /// Documents waiting for `media_conn`.
     pub(super) uploads_waiting: Vec<super::transfer::PendingUpload>,
     /// HTTP exchanges handed to the shell.
-    pub(super) http: BTreeMap<super::transfer::HttpRequestId, super::transfer::HttpPurpose>,
+    pub(super) http: LiteMap<super::transfer::HttpRequestId, super::transfer::HttpPurpose>,
     pub(super) next_http: u64,
 }
 
@@ -185,13 +185,13 @@ impl Client {
             stats: Stats::default(),
             next_query: 0,
             records: Records::default(),
-            awaiting_ack: BTreeMap::new(),
+            awaiting_ack: LiteMap::new(),
             settled_acks: Vec::new(),
-            retry_counts: BTreeMap::new(),
-            surfaced: BTreeSet::new(),
+            retry_counts: LiteMap::new(),
+            surfaced: LiteMap::new(),
             media_conn: None,
             uploads_waiting: Vec::new(),
-            http: BTreeMap::new(),
+            http: LiteMap::new(),
             next_http: 0,
         }
     }

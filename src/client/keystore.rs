@@ -22,7 +22,8 @@
 //! the batches that were not stored, newest first: memory never runs ahead of
 //! the store.
 
-use std::collections::{BTreeMap, VecDeque};
+use litemap::LiteMap;
+use std::collections::VecDeque;
 
 use crate::signal::store::{
     IdentityStore, PreKeyStore, SenderKeyStore, SessionStore, SignedPreKeyStore,
@@ -48,7 +49,7 @@ pub const MESSAGING_NAMESPACES: [Namespace; 10] = [
 ];
 
 /// Records by namespace (indexed by [`Namespace::index`]), then by key.
-type ByNamespace = [BTreeMap<String, Vec<u8>>; Namespace::ALL.len()];
+type ByNamespace = [LiteMap<String, Vec<u8>>; Namespace::ALL.len()];
 
 /// The messaging records of a store, as loaded by [`load_records`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +72,7 @@ impl StoredRecords {
 
     /// How many records there are.
     pub fn len(&self) -> usize {
-        self.records.iter().map(BTreeMap::len).sum()
+        self.records.iter().map(LiteMap::len).sum()
     }
 
     /// Whether there are none.
@@ -122,7 +123,7 @@ impl Records {
     }
 
     pub(crate) fn count(&self, namespace: Namespace) -> usize {
-        self.records.get(namespace.index()).map_or(0, BTreeMap::len)
+        self.records.get(namespace.index()).map_or(0, LiteMap::len)
     }
 
     pub(crate) fn iter(&self, namespace: Namespace) -> impl Iterator<Item = (&String, &Vec<u8>)> {
@@ -186,7 +187,7 @@ impl Records {
 
     /// The store was wiped.
     pub(crate) fn wipe(&mut self) {
-        self.records.iter_mut().for_each(BTreeMap::clear);
+        self.records.iter_mut().for_each(LiteMap::clear);
         self.pending.clear();
     }
 }

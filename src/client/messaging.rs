@@ -768,10 +768,10 @@ impl Client {
             let mut then = Vec::new();
             // Stored by an earlier run that may have died before the event
             // reached the application: show it again (at least once).
-            if !self.surfaced.contains(&processed)
+            if !self.surfaced.contains_key(&processed)
                 && let Some(message) = decode_processed(record, &id, &sender)
             {
-                self.surfaced.insert(processed);
+                self.surfaced.insert(processed, ());
                 then.push(Deferred::Event(Event::Message(Box::new(message))));
             }
             then.push(Deferred::Send(receipt));
@@ -810,7 +810,7 @@ impl Client {
                     processed.as_str(),
                     encode_processed(now / 1000, message.as_ref()),
                 );
-                self.surfaced.insert(processed);
+                self.surfaced.insert(processed, ());
                 let mut then = identity_events;
                 if let Some(message) = message {
                     then.push(Deferred::Event(Event::Message(Box::new(message))));

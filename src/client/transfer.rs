@@ -314,21 +314,19 @@ impl Client {
             HttpPurpose::Upload {
                 pending,
                 mut message,
-            } => {
-                match response.and_then(|body| UploadAnswer::parse(&body)) {
-                    Ok(UploadAnswer { url, direct_path }) => {
-                        if let Some(document) = message.document.as_mut() {
-                            document.url = url;
-                            document.direct_path = direct_path;
-                        } else if let Some(image) = message.image.as_mut() {
-                            image.url = url;
-                            image.direct_path = direct_path;
-                        }
-                        self.start_send(pending.id, pending.chat, *message, now, rng);
+            } => match response.and_then(|body| UploadAnswer::parse(&body)) {
+                Ok(UploadAnswer { url, direct_path }) => {
+                    if let Some(document) = message.document.as_mut() {
+                        document.url = url;
+                        document.direct_path = direct_path;
+                    } else if let Some(image) = message.image.as_mut() {
+                        image.url = url;
+                        image.direct_path = direct_path;
                     }
-                    Err(error) => self.upload_failed(&pending, error),
+                    self.start_send(pending.id, pending.chat, *message, now, rng);
                 }
-            }
+                Err(error) => self.upload_failed(&pending, error),
+            },
         }
     }
 

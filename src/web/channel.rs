@@ -15,8 +15,8 @@
 //! A channel never receives its own messages; other channels of the same name
 //! in the same page do (which is how the tests stand in for two tabs).
 
+use litemap::LiteMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -243,7 +243,7 @@ impl<E: Wire, C: Wire, R: Wire> Envelope<E, C, R> {
     }
 }
 
-type Pending<R> = RefCell<HashMap<u64, InboxSender<Result<R, ChannelError>>>>;
+type Pending<R> = RefCell<LiteMap<u64, InboxSender<Result<R, ChannelError>>>>;
 
 struct Shared<R> {
     tab: TabId,
@@ -424,7 +424,9 @@ where
     /// Fails every request still waiting for a reply (e.g. when the owner
     /// changed, so the old owner will never answer).
     pub fn fail_pending(&self, reason: &str) {
-        let waiters: Vec<_> = self.shared.pending.borrow_mut().drain().collect();
+        let waiters: Vec<_> = core::mem::take(&mut *self.shared.pending.borrow_mut())
+            .into_iter()
+            .collect();
         for (_, waiter) in waiters {
             waiter.push(Err(ChannelError::Abandoned(reason.to_owned())));
         }
@@ -442,7 +444,9 @@ where
         }
         self.channel.set_onmessage(None);
         self.channel.close();
-        let waiters: Vec<_> = self.shared.pending.borrow_mut().drain().collect();
+        let waiters: Vec<_> = core::mem::take(&mut *self.shared.pending.borrow_mut())
+            .into_iter()
+            .collect();
         for (_, waiter) in waiters {
             waiter.push(Err(ChannelError::Closed));
         }

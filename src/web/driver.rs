@@ -39,7 +39,7 @@ use crate::client::{
     HttpResponse, ImageUpload, MessageId, OnWhatsApp, Output, QueryId, load_records,
 };
 use crate::store::{Store, load_auth};
-use std::collections::HashMap;
+use litemap::LiteMap;
 use wasm_bindgen::JsValue;
 
 /// The engine's randomness: ChaCha20 seeded once from `crypto.getRandomValues`
@@ -105,7 +105,7 @@ pub(crate) struct Driver {
     inbox: Inbox<Input>,
     sender: InboxSender<Input>,
     waiting_for_wipe: Vec<Reply>,
-    queries: HashMap<QueryId, Reply>,
+    queries: LiteMap<QueryId, Reply>,
     /// Downloads waiting for the engine, with who asked.
     downloads: Vec<(HttpRequestId, Reply)>,
     wipe_error: Option<WaError>,
@@ -213,7 +213,7 @@ impl Driver {
             inbox,
             sender: sender.clone(),
             waiting_for_wipe: Vec::new(),
-            queries: HashMap::new(),
+            queries: LiteMap::new(),
             downloads: Vec::new(),
             wipe_error: None,
             duplicates: Vec::new(),
@@ -271,7 +271,9 @@ impl Driver {
         self.timer.disarm();
         self.socket_id = self.socket_id.wrapping_add(1);
         self.socket = None;
-        let queries: Vec<Reply> = self.queries.drain().map(|(_, reply)| reply).collect();
+        let queries = core::mem::take(&mut self.queries)
+            .into_iter()
+            .map(|(_, reply)| reply);
         let downloads = self.downloads.drain(..).map(|(_, reply)| reply);
         for reply in self
             .waiting_for_wipe

@@ -34,8 +34,8 @@
 //! `complete`). Only the tab holding the session's [`super::SessionLock`]
 //! should write.
 
+use litemap::LiteMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -300,7 +300,7 @@ impl IndexedDbStore {
         let stored_keys: Array = stored_keys.result().await?.unchecked_into();
         let stored_values: Array = stored_values.result().await?.unchecked_into();
         transaction.done().await?;
-        let mut by_key: HashMap<String, JsValue> = HashMap::with_capacity(keys.len());
+        let mut by_key: LiteMap<String, JsValue> = LiteMap::with_capacity(keys.len());
         for (stored_key, value) in stored_keys.iter().zip(stored_values.iter()) {
             if let Some(key) = key_part(&stored_key) {
                 by_key.insert(key, value);
