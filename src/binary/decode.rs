@@ -196,10 +196,13 @@ impl<'a> Reader<'a> {
 
     #[inline(always)]
     fn byte(&mut self, expected: &'static str) -> Result<u8> {
-        let b = *self.data.get(self.pos).ok_or(DecodeError::UnexpectedEnd {
-            offset: self.pos,
-            expected,
-        })?;
+        let b = *self
+            .data
+            .get(self.pos)
+            .ok_or_else(|| DecodeError::UnexpectedEnd {
+                offset: self.pos,
+                expected,
+            })?;
         self.pos += 1;
         Ok(b)
     }
@@ -210,7 +213,7 @@ impl<'a> Reader<'a> {
             .data
             .get(self.pos..self.pos + N)
             .and_then(|b| <[u8; N]>::try_from(b).ok())
-            .ok_or(DecodeError::UnexpectedEnd {
+            .ok_or_else(|| DecodeError::UnexpectedEnd {
                 offset: self.data.len(),
                 expected,
             })?;
@@ -231,7 +234,7 @@ impl<'a> Reader<'a> {
             .data
             .get(self.pos..)
             .and_then(|rest| rest.get(..len))
-            .ok_or(DecodeError::LengthExceedsInput {
+            .ok_or_else(|| DecodeError::LengthExceedsInput {
                 offset,
                 expected,
                 length: len,
@@ -282,12 +285,12 @@ impl<'a> Reader<'a> {
             });
         }
         let header = self.byte("node list header")?;
-        let size =
-            self.list_size(header, "node list size")?
-                .ok_or(DecodeError::InvalidListTag {
-                    offset: start,
-                    byte: header,
-                })?;
+        let size = self.list_size(header, "node list size")?.ok_or_else(|| {
+            DecodeError::InvalidListTag {
+                offset: start,
+                byte: header,
+            }
+        })?;
         if size == 0 {
             return Err(DecodeError::EmptyNode { offset: start });
         }
@@ -410,7 +413,7 @@ impl<'a> Reader<'a> {
                 let index = self.byte(expected)?;
                 tokens::double(header - tag::DICTIONARY_0, index)
                     .map(Text::from_static)
-                    .ok_or(DecodeError::UnknownTag {
+                    .ok_or_else(|| DecodeError::UnknownTag {
                         offset,
                         byte: header,
                         expected,

@@ -53,6 +53,7 @@ impl Text {
     }
 
     /// The string's bytes (no UTF-8 check, so cheaper than `as_str` for comparisons).
+    #[inline(always)]
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Static(s) => s.as_bytes(),
@@ -62,6 +63,7 @@ impl Text {
     }
 
     /// Length in bytes.
+    #[inline(always)]
     pub fn len(&self) -> usize {
         match &self.0 {
             Repr::Static(s) => s.len(),
@@ -71,6 +73,7 @@ impl Text {
     }
 
     /// True for the empty string.
+    #[inline(always)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -190,6 +193,7 @@ impl Borrow<str> for Text {
 }
 
 impl PartialEq for Text {
+    #[inline(always)]
     fn eq(&self, other: &Text) -> bool {
         self.as_bytes() == other.as_bytes()
     }
