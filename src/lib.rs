@@ -21,7 +21,7 @@
 
 pub mod binary;
 pub mod client;
-pub mod crypto;
+pub use wa_crypto as crypto;
 pub mod media;
 pub mod message;
 pub mod noise;

@@ -15,13 +15,9 @@
 //! # Ok::<(), wa_wasm::media::MediaError>(())
 //! ```
 
-use aes::Aes256;
-use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::{hkdf_sha256, hmac_sha256};
+use crate::crypto::{aes256_cbc_decrypt, aes256_cbc_encrypt, hkdf_sha256, hmac_sha256, sha256};
 
 /// Length of the truncated MAC appended to an encrypted blob.
 pub const MAC_LEN: usize = 10;
@@ -150,13 +146,12 @@ pub struct EncryptedMedia {
 /// Seals `plaintext` with `media_key`.
 pub fn encrypt(plaintext: &[u8], media_key: &[u8; 32], media_type: MediaType) -> EncryptedMedia {
     let keys = MediaKeys::expand(media_key, media_type);
-    let mut data = cbc::Encryptor::<Aes256>::new(&keys.cipher_key.into(), &keys.iv.into())
-        .encrypt_padded_vec::<Pkcs7>(plaintext);
+    let mut data = aes256_cbc_encrypt(&keys.cipher_key, &keys.iv, plaintext);
     let mac = hmac_sha256(&keys.mac_key, &[&keys.iv, &data]);
     data.extend_from_slice(&mac[..MAC_LEN]);
     EncryptedMedia {
-        file_sha256: Sha256::digest(plaintext).into(),
-        file_enc_sha256: Sha256::digest(&data).into(),
+        file_sha256: sha256(plaintext),
+        file_enc_sha256: sha256(&data),
         file_length: plaintext.len() as u64,
         data,
     }
@@ -173,7 +168,7 @@ pub fn decrypt(
         return Err(MediaError::TooShort(data.len()));
     }
     if let Some(expected) = expected_enc_sha256 {
-        let actual: [u8; 32] = Sha256::digest(data).into();
+        let actual = sha256(data);
         if !bool::from(actual.as_slice().ct_eq(expected)) {
             return Err(MediaError::HashMismatch);
         }
@@ -184,12 +179,7 @@ pub fn decrypt(
     if !bool::from(expected_mac[..MAC_LEN].ct_eq(mac)) {
         return Err(MediaError::MacMismatch);
     }
-    if !ciphertext.len().is_multiple_of(16) {
-        return Err(MediaError::Decrypt);
-    }
-    cbc::Decryptor::<Aes256>::new(&keys.cipher_key.into(), &keys.iv.into())
-        .decrypt_padded_vec::<Pkcs7>(ciphertext)
-        .map_err(|_| MediaError::Decrypt)
+    aes256_cbc_decrypt(&keys.cipher_key, &keys.iv, ciphertext).ok_or(MediaError::Decrypt)
 }
 
 #[cfg(test)]
@@ -227,10 +217,7 @@ mod tests {
         let key = [2u8; 32];
         let sealed = encrypt(&[0xaa; 33], &key, MediaType::Document);
         assert_eq!(sealed.data.len(), 48 + MAC_LEN, "33 bytes pad to 3 blocks");
-        assert_eq!(
-            sealed.file_enc_sha256,
-            <[u8; 32]>::from(Sha256::digest(&sealed.data))
-        );
+        assert_eq!(sealed.file_enc_sha256, sha256(&sealed.data));
         assert_eq!(
             decrypt(&sealed.data, &key, MediaType::Document, None).unwrap(),
             [0xaa; 33]

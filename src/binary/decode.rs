@@ -188,6 +188,9 @@ struct Reader<'a> {
 
 type Result<T> = std::result::Result<T, DecodeError>;
 
+// An error built eagerly (`ok_or`) is dropped again on every successful read,
+// which the size-optimised build does not optimise away.
+#[allow(clippy::unnecessary_lazy_evaluations)]
 impl<'a> Reader<'a> {
     #[inline(always)]
     fn remaining(&self) -> usize {

@@ -3,14 +3,13 @@
 
 use std::collections::VecDeque;
 
-use aes::Aes256;
-use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::error::{MessagePart, SignalError};
 use super::{MAX_FORWARD_JUMP, MAX_SKIPPED_KEYS};
-use crate::crypto::{PrivateKey, PublicKey, hkdf_sha256, hmac_sha256};
+use crate::crypto::{
+    PrivateKey, PublicKey, aes256_cbc_decrypt, aes256_cbc_encrypt, hkdf_sha256, hmac_sha256,
+};
 
 const INFO_X3DH: &[u8] = b"WhisperText";
 const INFO_RATCHET: &[u8] = b"WhisperRatchet";
@@ -133,7 +132,7 @@ impl SenderMessageKeys {
 
 /// AES-256-CBC with PKCS#7 padding.
 pub(crate) fn encrypt_body(key: &[u8; 32], iv: &[u8; 16], plaintext: &[u8]) -> Vec<u8> {
-    cbc::Encryptor::<Aes256>::new(key.into(), iv.into()).encrypt_padded_vec::<Pkcs7>(plaintext)
+    aes256_cbc_encrypt(key, iv, plaintext)
 }
 
 /// Inverse of [`encrypt_body`]; fails on a partial block or bad padding.
@@ -142,12 +141,8 @@ pub(crate) fn decrypt_body(
     iv: &[u8; 16],
     ciphertext: &[u8],
 ) -> Result<Vec<u8>, SignalError> {
-    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
-        return Err(SignalError::InvalidMessage(MessagePart::Ciphertext));
-    }
-    cbc::Decryptor::<Aes256>::new(key.into(), iv.into())
-        .decrypt_padded_vec::<Pkcs7>(ciphertext)
-        .map_err(|_| SignalError::InvalidMessage(MessagePart::Ciphertext))
+    aes256_cbc_decrypt(key, iv, ciphertext)
+        .ok_or(SignalError::InvalidMessage(MessagePart::Ciphertext))
 }
 
 /// A message key kept for a message that has not arrived yet.

@@ -1,6 +1,11 @@
 use hkdf::Hkdf;
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
 
 /// HMAC-SHA256 over the concatenation of `parts`.
 pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
@@ -25,15 +30,21 @@ fn unreachable_hmac() -> ! {
 ///
 /// Returns `N` bytes; `N` must be at most 255 × 32, which every caller in this
 /// crate satisfies with a constant.
+#[inline(always)]
 pub fn hkdf_sha256<const N: usize>(ikm: &[u8], salt: Option<&[u8]>, info: &[u8]) -> [u8; N] {
     const { assert!(N <= 255 * 32) };
     let mut out = [0u8; N];
-    let hk = Hkdf::<Sha256>::new(salt, ikm);
-    if hk.expand(info, &mut out).is_err() {
-        // Only possible for N > 255 * 32, excluded at compile time above.
-        unreachable!("HKDF output length checked at compile time");
-    }
+    hkdf_sha256_into(ikm, salt, info, &mut out);
     out
+}
+
+/// HKDF-SHA256 filling `out`, which must be at most 255 × 32 bytes (longer
+/// outputs are left as zeros; [`hkdf_sha256`] rules them out at compile time).
+pub fn hkdf_sha256_into(ikm: &[u8], salt: Option<&[u8]>, info: &[u8], out: &mut [u8]) {
+    let hk = Hkdf::<Sha256>::new(salt, ikm);
+    if hk.expand(info, out).is_err() {
+        out.fill(0);
+    }
 }
 
 #[cfg(test)]

@@ -2,17 +2,25 @@
 //!
 //! Owns: Curve25519 key pairs as WhatsApp and Signal use them (clamped private
 //! keys, raw or `0x05`-prefixed public keys), X25519 agreement, XEdDSA
-//! signatures compatible with libsignal's `curve25519` signatures, and thin
-//! HKDF/HMAC helpers. Does not own any protocol state: the Noise handshake lives
-//! in `noise`, sessions and ratchets in `signal`.
+//! signatures compatible with libsignal's `curve25519` signatures, and the
+//! symmetric primitives Signal messages and media attachments share: HMAC and
+//! HKDF over SHA-256 and AES-256-CBC with PKCS#7 padding. Does not own any
+//! protocol state: the Noise handshake lives in `noise`, sessions and ratchets
+//! in `signal`.
+//!
+//! A crate of its own so that the release profile can build these hot loops
+//! for speed while the rest of the wasm module is built for size; the helpers
+//! are plain functions so their generic instances are compiled here.
 //!
 //! Randomness always comes in as an argument (`rand_core::CryptoRng`).
 
+mod cipher;
 mod curve;
 mod kdf;
 
+pub use cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
 pub use curve::{KeyPair, PrivateKey, PublicKey, SIGNATURE_LEN, Signature};
-pub use kdf::{hkdf_sha256, hmac_sha256};
+pub use kdf::{hkdf_sha256, hkdf_sha256_into, hmac_sha256, sha256};
 
 /// Errors from key parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
