@@ -19,7 +19,7 @@
 //! arguments; frames, timers, events and state changes are results.
 #![cfg_attr(not(test), warn(missing_docs))]
 
-pub mod binary;
+pub use wa_binary as binary;
 pub mod client;
 pub use wa_crypto as crypto;
 pub mod media;

@@ -1541,14 +1541,19 @@ impl Client {
             .filter(|(key, _)| !key.starts_with(PENDING_ACK_PREFIX))
             .count();
         if held >= capacity {
-            let mut entries: Vec<(u64, String)> = self
+            // Oldest first, from a heap: no sort code for this one list.
+            let mut entries: std::collections::BinaryHeap<core::cmp::Reverse<(u64, String)>> = self
                 .records
                 .iter(Namespace::Outbox)
-                .filter_map(|(k, v)| decode_outbox(v).map(|e| (e.at, k.clone())))
+                .filter_map(|(k, v)| {
+                    decode_outbox(v).map(|e| core::cmp::Reverse((e.at, k.clone())))
+                })
                 .collect();
-            entries.sort();
             let excess = held.saturating_add(1).saturating_sub(capacity);
-            for (_, key) in entries.into_iter().take(excess) {
+            for _ in 0..excess {
+                let Some(core::cmp::Reverse((_, key))) = entries.pop() else {
+                    break;
+                };
                 changes.delete(Namespace::Outbox, key);
             }
         }

@@ -14,6 +14,7 @@
 //! milliseconds), readable in the browser's developer tools; they hold no
 //! secret.
 
+use litemap::LiteMap;
 use std::str::FromStr;
 
 use js_sys::{Array, Object, Reflect};
@@ -134,25 +135,24 @@ pub struct DuplicateLink {
 
 /// The phone numbers linked by more than one session, sorted by number.
 pub fn find_duplicates(sessions: &[SessionInfo]) -> Vec<DuplicateLink> {
-    let mut linked: Vec<(String, &str)> = sessions
-        .iter()
-        .filter_map(|session| Some((session.phone_number()?, session.name.as_str())))
-        .collect();
-    linked.sort_unstable();
-    linked.dedup();
-    let mut duplicates: Vec<DuplicateLink> = Vec::new();
-    for (number, name) in linked {
-        match duplicates.last_mut() {
-            Some(last) if last.phone_number == number => last.sessions.push(name.to_owned()),
-            _ => duplicates.push(DuplicateLink {
-                phone_number: number,
-                sessions: vec![name.to_owned()],
-            }),
+    // Sorted vectors throughout (no sort code in the module for this).
+    let mut by_number: LiteMap<String, Vec<String>> = LiteMap::new();
+    for session in sessions {
+        let Some(number) = session.phone_number() else {
+            continue;
+        };
+        let names = by_number.entry(number).or_default();
+        if let Err(at) = names.binary_search(&session.name) {
+            names.insert(at, session.name.clone());
         }
     }
-    duplicates
+    by_number
         .into_iter()
-        .filter(|duplicate| duplicate.sessions.len() > 1)
+        .filter(|(_, names)| names.len() > 1)
+        .map(|(phone_number, sessions)| DuplicateLink {
+            phone_number,
+            sessions,
+        })
         .collect()
 }
 

@@ -187,13 +187,12 @@ fn tally_or_fail(tally: &mut Tally, result: Result<Vec<String>, String>) -> Resu
 pub const WASM_BUDGET_RAW: u64 = 768 * 1024;
 pub const WASM_BUDGET_GZIP: u64 = 300 * 1024;
 
-/// What the test command enforces, a failing check: the budget once the module
-/// fits it. With messaging the module does not fit yet, so until it does the
-/// ceiling is the size measured when messaging landed (848,276 B raw /
-/// 365,425 B gzip) plus about 1.5 %: the module may only shrink towards the
-/// budget, never grow.
-pub const WASM_CEILING_RAW: u64 = 861_000;
-pub const WASM_CEILING_GZIP: u64 = 371_000;
+/// What the test command enforces, a failing check: the budget where the module
+/// fits it. The raw size fits (781,549 B); the gzip size does not yet, so its
+/// ceiling is the size measured then (335,811 B) plus about 1.5 %: the module
+/// may only shrink towards the budget, never grow.
+pub const WASM_CEILING_RAW: u64 = WASM_BUDGET_RAW;
+pub const WASM_CEILING_GZIP: u64 = 341_000;
 
 fn size_budget(root: &std::path::Path, path: &str) -> Result<(), String> {
     let (raw, gzip) = release_wasm_size(root, path)?;

@@ -5,6 +5,8 @@
 //! (`encode`/`decode`) nor the XML-like text form (`display`).
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -249,9 +251,10 @@ impl Attrs {
             }
             return None;
         }
-        let mut keys: Vec<&str> = self.entries.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        keys.windows(2)
+        // A heap sort: little code in a crate built for speed, and never quadratic.
+        let keys: BinaryHeap<&str> = self.entries.iter().map(|(k, _)| k.as_str()).collect();
+        keys.into_sorted_vec()
+            .windows(2)
             .find(|pair| pair.first() == pair.get(1))
             .and_then(|pair| pair.first().copied())
     }
@@ -265,17 +268,36 @@ impl PartialEq for Attrs {
         if self.len() <= 12 {
             return self.iter().all(|(k, v)| other.get(k) == Some(v));
         }
-        // Keys are unique, so comparing the sorted lists compares the sets.
-        fn sorted(attrs: &Attrs) -> Vec<&(Text, Value)> {
-            let mut entries: Vec<&(Text, Value)> = attrs.entries.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            entries
+        // Keys are unique, so comparing the lists sorted by key compares the sets.
+        fn sorted(attrs: &Attrs) -> Vec<ByKey<'_>> {
+            attrs
+                .entries
+                .iter()
+                .map(ByKey)
+                .collect::<BinaryHeap<_>>()
+                .into_sorted_vec()
         }
         sorted(self) == sorted(other)
     }
 }
 
 impl Eq for Attrs {}
+
+/// An attribute, ordered by key (keys are unique) and equal when key and value are.
+#[derive(PartialEq, Eq)]
+struct ByKey<'a>(&'a (Text, Value));
+
+impl Ord for ByKey<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.0.cmp(&other.0.0)
+    }
+}
+
+impl PartialOrd for ByKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl<K: Into<Text>, V: Into<Value>> FromIterator<(K, V)> for Attrs {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Attrs {

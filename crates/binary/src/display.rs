@@ -132,7 +132,7 @@ impl Write for Escaped<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::binary::{Jid, Node};
+    use crate::{Jid, Node};
 
     #[test]
     fn renders_escaped_xml() {

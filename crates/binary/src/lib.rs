@@ -6,7 +6,7 @@
 //! Does not own framing or encryption (see `noise`) nor what stanzas mean (the client).
 //!
 //! ```
-//! use wa_wasm::binary::{Jid, Node, decode, encode};
+//! use wa_binary::{Jid, Node, decode, encode};
 //!
 //! let ping = Node::new("iq")
 //!     .attr("id", "1.2-3")
