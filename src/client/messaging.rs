@@ -17,6 +17,9 @@
 //! usync), the LID otherwise. A contact that switches form therefore keeps its
 //! session, which avoids the "Bad MAC" loops of clients that keep two.
 
+use core::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use rand_core::CryptoRng;
 
 use super::addressing::{self, AddressError};
@@ -1542,16 +1545,14 @@ impl Client {
             .count();
         if held >= capacity {
             // Oldest first, from a heap: no sort code for this one list.
-            let mut entries: std::collections::BinaryHeap<core::cmp::Reverse<(u64, String)>> = self
+            let mut entries: BinaryHeap<Reverse<(u64, String)>> = self
                 .records
                 .iter(Namespace::Outbox)
-                .filter_map(|(k, v)| {
-                    decode_outbox(v).map(|e| core::cmp::Reverse((e.at, k.clone())))
-                })
+                .filter_map(|(k, v)| decode_outbox(v).map(|e| Reverse((e.at, k.clone()))))
                 .collect();
             let excess = held.saturating_add(1).saturating_sub(capacity);
             for _ in 0..excess {
-                let Some(core::cmp::Reverse((_, key))) = entries.pop() else {
+                let Some(Reverse((_, key))) = entries.pop() else {
                     break;
                 };
                 changes.delete(Namespace::Outbox, key);

@@ -38,12 +38,13 @@ pub fn hkdf_sha256<const N: usize>(ikm: &[u8], salt: Option<&[u8]>, info: &[u8])
     out
 }
 
-/// HKDF-SHA256 filling `out`, which must be at most 255 × 32 bytes (longer
-/// outputs are left as zeros; [`hkdf_sha256`] rules them out at compile time).
-pub fn hkdf_sha256_into(ikm: &[u8], salt: Option<&[u8]>, info: &[u8], out: &mut [u8]) {
+/// HKDF-SHA256 filling `out`: the one non-generic body behind [`hkdf_sha256`],
+/// which rules out lengths over 255 × 32 bytes at compile time.
+fn hkdf_sha256_into(ikm: &[u8], salt: Option<&[u8]>, info: &[u8], out: &mut [u8]) {
     let hk = Hkdf::<Sha256>::new(salt, ikm);
     if hk.expand(info, out).is_err() {
-        out.fill(0);
+        // Only possible for outputs over 255 × 32 bytes, excluded by the caller.
+        unreachable!("HKDF output length checked at compile time");
     }
 }
 

@@ -20,7 +20,7 @@ mod kdf;
 
 pub use cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
 pub use curve::{KeyPair, PrivateKey, PublicKey, SIGNATURE_LEN, Signature};
-pub use kdf::{hkdf_sha256, hkdf_sha256_into, hmac_sha256, sha256};
+pub use kdf::{hkdf_sha256, hmac_sha256, sha256};
 
 /// Errors from key parsing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
