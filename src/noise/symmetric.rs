@@ -1,31 +1,24 @@
 //! The Noise symmetric state (`h`, `ck`, `k`, `n`) shared by both handshake roles.
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::frame::INTRO_HEADER;
-use super::transport::GCM_TAG_LEN;
-use crate::crypto::{PrivateKey, PublicKey, hkdf_sha256};
+use crate::crypto::{Aes256GcmKey, GCM_NONCE_LEN, PrivateKey, PublicKey, hkdf_sha256};
 
 /// The protocol name, NUL-padded to exactly 32 bytes so it is used directly as
 /// the initial hash and chaining key (Noise hashes only longer names).
 pub const NOISE_PROTOCOL_NAME: [u8; 32] = *b"Noise_XX_25519_AESGCM_SHA256\0\0\0\0";
 
 /// The AES-GCM nonce WhatsApp uses: 8 zero bytes, then the counter big-endian.
-pub(crate) fn nonce(counter: u32) -> Nonce<aes_gcm::aead::consts::U12> {
-    let mut iv = [0u8; 12];
+pub(crate) fn nonce(counter: u32) -> [u8; GCM_NONCE_LEN] {
+    let mut iv = [0u8; GCM_NONCE_LEN];
     let [a, b, c, d] = counter.to_be_bytes();
     iv[8] = a;
     iv[9] = b;
     iv[10] = c;
     iv[11] = d;
-    Nonce::from(iv)
-}
-
-pub(crate) fn cipher(key: &[u8; 32]) -> Aes256Gcm {
-    Aes256Gcm::new(&(*key).into())
+    iv
 }
 
 /// X25519 that refuses low-order peer keys (an all-zero shared secret), like
@@ -92,15 +85,11 @@ impl SymmetricState {
 
     /// AES-GCM encryption with `h` as associated data, then `mix_hash(ciphertext)`.
     pub(crate) fn encrypt_and_hash(&mut self, plaintext: &[u8]) -> Vec<u8> {
-        let mut buffer = Vec::with_capacity(plaintext.len().saturating_add(GCM_TAG_LEN));
-        buffer.extend_from_slice(plaintext);
         let nonce = nonce(self.next_nonce());
-        match cipher(&self.k).encrypt_inout_detached(&nonce, &self.h, buffer.as_mut_slice().into())
-        {
-            Ok(tag) => buffer.extend_from_slice(&tag),
-            // AES-GCM only refuses inputs above 64 GiB; frames are below 16 MiB.
-            Err(_) => buffer.clear(),
-        }
+        // AES-GCM only refuses inputs above 64 GiB; frames are below 16 MiB.
+        let buffer = Aes256GcmKey::new(&self.k)
+            .seal(&nonce, &self.h, plaintext)
+            .unwrap_or_default();
         self.mix_hash(&buffer);
         buffer
     }
@@ -108,19 +97,8 @@ impl SymmetricState {
     /// Checks and decrypts with `h` as associated data, then `mix_hash(ciphertext)`.
     /// `None` when the tag does not verify (or the input is shorter than a tag).
     pub(crate) fn decrypt_and_hash(&mut self, ciphertext: &[u8]) -> Option<Vec<u8>> {
-        let body_len = ciphertext.len().checked_sub(GCM_TAG_LEN)?;
-        let (body, tag) = ciphertext.split_at(body_len);
-        let tag = <&[u8; GCM_TAG_LEN]>::try_from(tag).ok()?;
-        let mut plaintext = body.to_vec();
         let nonce = nonce(self.next_nonce());
-        cipher(&self.k)
-            .decrypt_inout_detached(
-                &nonce,
-                &self.h,
-                plaintext.as_mut_slice().into(),
-                &(*tag).into(),
-            )
-            .ok()?;
+        let plaintext = Aes256GcmKey::new(&self.k).open(&nonce, &self.h, ciphertext)?;
         self.mix_hash(ciphertext);
         Some(plaintext)
     }

@@ -3,15 +3,12 @@
 
 use core::fmt;
 
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::AeadInOut;
-
 use super::frame::{FRAME_HEADER_LEN, FrameError, MAX_FRAME_PAYLOAD, frame_header};
-use super::symmetric::{cipher, nonce};
+use super::symmetric::nonce;
 use super::{Direction, NoiseError};
-
+use crate::crypto::Aes256GcmKey;
 /// Length of the AES-GCM authentication tag appended to every ciphertext.
-pub const GCM_TAG_LEN: usize = 16;
+pub use crate::crypto::GCM_TAG_LEN;
 
 /// The established session: encrypts outgoing frames and decrypts incoming ones.
 ///
@@ -26,14 +23,14 @@ pub struct NoiseTransport {
 
 /// The sending half of a [`NoiseTransport`].
 pub struct TransportSender {
-    cipher: Aes256Gcm,
+    cipher: Aes256GcmKey,
     /// Next nonce; 2^32 (beyond the 32-bit IV counter) means exhausted.
     next: u64,
 }
 
 /// The receiving half of a [`NoiseTransport`].
 pub struct TransportReceiver {
-    cipher: Aes256Gcm,
+    cipher: Aes256GcmKey,
     /// Next expected nonce; 2^32 means exhausted.
     next: u64,
 }
@@ -58,11 +55,11 @@ impl NoiseTransport {
     pub(crate) fn new(send_key: &[u8; 32], receive_key: &[u8; 32]) -> Self {
         Self {
             sender: TransportSender {
-                cipher: cipher(send_key),
+                cipher: Aes256GcmKey::new(send_key),
                 next: 0,
             },
             receiver: TransportReceiver {
-                cipher: cipher(receive_key),
+                cipher: Aes256GcmKey::new(receive_key),
                 next: 0,
             },
         }
@@ -127,16 +124,13 @@ impl TransportSender {
         let start = out.len();
         out.extend_from_slice(plaintext);
         let body = out.get_mut(start..).unwrap_or_default();
-        match self
-            .cipher
-            .encrypt_inout_detached(&nonce(counter), &[], body.into())
-        {
-            Ok(tag) => {
+        match self.cipher.encrypt_in_place(&nonce(counter), &[], body) {
+            Some(tag) => {
                 out.extend_from_slice(&tag);
                 Ok(())
             }
             // AES-GCM refuses only inputs above 64 GiB, excluded by the frame limit.
-            Err(_) => {
+            None => {
                 out.truncate(start.saturating_sub(FRAME_HEADER_LEN));
                 Err(FrameError::PayloadTooLarge(sealed_len).into())
             }
@@ -158,24 +152,15 @@ impl TransportReceiver {
     /// Decrypts one received frame payload. A frame that fails authentication
     /// (corrupted, replayed, reordered) is an error and does not move the counter.
     pub fn decrypt(&mut self, frame: &[u8]) -> Result<Vec<u8>, NoiseError> {
-        let body_len = frame
-            .len()
-            .checked_sub(GCM_TAG_LEN)
+        let (body, tag) = frame
+            .split_last_chunk::<GCM_TAG_LEN>()
             .ok_or(NoiseError::TransportFrameTooShort(frame.len()))?;
-        let (body, tag) = frame.split_at(body_len);
-        let tag = <&[u8; GCM_TAG_LEN]>::try_from(tag)
-            .map_err(|_| NoiseError::TransportFrameTooShort(frame.len()))?;
         let counter = u32::try_from(self.next)
             .map_err(|_| NoiseError::CounterExhausted(Direction::Receive))?;
         let mut plaintext = body.to_vec();
         self.cipher
-            .decrypt_inout_detached(
-                &nonce(counter),
-                &[],
-                plaintext.as_mut_slice().into(),
-                &(*tag).into(),
-            )
-            .map_err(|_| NoiseError::TransportDecrypt { counter })?;
+            .decrypt_in_place(&nonce(counter), &[], &mut plaintext, tag)
+            .ok_or(NoiseError::TransportDecrypt { counter })?;
         self.next = self.next.saturating_add(1);
         Ok(plaintext)
     }

@@ -6,15 +6,11 @@
 //! ephemeral agreement (AES-256-GCM), and both derive the new adv secret from
 //! the ephemeral and identity agreements.
 
-use aes::Aes256;
-use aes::cipher::{KeyIvInit, StreamCipher};
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
 use rand_core::CryptoRng;
 use zeroize::Zeroize;
 
 use super::{PairingError, agree};
-use crate::crypto::{KeyPair, PrivateKey, PublicKey, hkdf_sha256};
+use crate::crypto::{Aes256GcmKey, KeyPair, PrivateKey, PublicKey, aes256_ctr_apply, hkdf_sha256};
 
 /// The 32 symbols a link code is written in (no 0, I, O, U).
 pub const LINK_CODE_ALPHABET: &[u8; 32] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
@@ -25,8 +21,6 @@ pub const WRAPPED_EPHEMERAL_LEN: usize = 80;
 const PBKDF2_ROUNDS: u32 = 2 << 16;
 const BUNDLE_INFO: &[u8] = b"link_code_pairing_key_bundle_encryption_key";
 const ADV_SECRET_INFO: &[u8] = b"adv_secret";
-
-type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 
 /// An 8-character link code (5 random bytes in the link-code alphabet).
 #[derive(Clone, PartialEq, Eq)]
@@ -106,7 +100,7 @@ pub fn wrap_ephemeral(
     let mut iv = [0u8; 16];
     iv.copy_from_slice(&out[32..48]);
     let mut key = code.cipher_key(&out[..32]);
-    Aes256Ctr::new(&key.into(), &iv.into()).apply_keystream(&mut out[48..]);
+    aes256_ctr_apply(&key, &iv, &mut out[48..]);
     key.zeroize();
     out
 }
@@ -127,7 +121,7 @@ pub fn unwrap_ephemeral(code: &LinkCode, wrapped: &[u8]) -> Result<PublicKey, Pa
     iv.copy_from_slice(&wrapped[32..48]);
     let mut public = [0u8; 32];
     public.copy_from_slice(&wrapped[48..]);
-    Aes256Ctr::new(&key.into(), &iv.into()).apply_keystream(&mut public);
+    aes256_ctr_apply(&key, &iv, &mut public);
     key.zeroize();
     Ok(PublicKey::from_bytes(public))
 }
@@ -171,9 +165,9 @@ pub fn companion_finish(
         &random[..],
     ]
     .concat();
-    let sealed = Aes256Gcm::new(&bundle_key.into())
-        .encrypt(&Nonce::from(nonce), plaintext.as_slice())
-        .map_err(|_| PairingError::BundleDecrypt)?;
+    let sealed = Aes256GcmKey::new(&bundle_key)
+        .seal(&nonce, &[], &plaintext)
+        .ok_or(PairingError::BundleDecrypt)?;
     bundle_key.zeroize();
 
     let identity_secret = agree(&identity.private, primary_identity)?;
@@ -207,9 +201,9 @@ pub fn primary_open_bundle(
 
     let ephemeral_secret = agree(primary_ephemeral, companion_ephemeral)?;
     let mut bundle_key: [u8; 32] = hkdf_sha256(&ephemeral_secret, Some(salt), BUNDLE_INFO);
-    let plaintext = Aes256Gcm::new(&bundle_key.into())
-        .decrypt(&Nonce::from(nonce), sealed)
-        .map_err(|_| PairingError::BundleDecrypt)?;
+    let plaintext = Aes256GcmKey::new(&bundle_key)
+        .open(&nonce, &[], sealed)
+        .ok_or(PairingError::BundleDecrypt)?;
     bundle_key.zeroize();
     let (companion_identity, rest) = plaintext.split_at(32);
     let (named_primary, random) = rest.split_at(32);

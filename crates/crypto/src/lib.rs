@@ -4,7 +4,8 @@
 //! keys, raw or `0x05`-prefixed public keys), X25519 agreement, XEdDSA
 //! signatures compatible with libsignal's `curve25519` signatures, and the
 //! symmetric primitives Signal messages and media attachments share: HMAC and
-//! HKDF over SHA-256 and AES-256-CBC with PKCS#7 padding. Does not own any
+//! HKDF over SHA-256, AES-256-CBC with PKCS#7 padding, and the AES-256-GCM
+//! and AES-256-CTR of the Noise channel and the pairing code. Does not own any
 //! protocol state: the Noise handshake lives in `noise`, sessions and ratchets
 //! in `signal`.
 //!
@@ -16,10 +17,12 @@
 
 mod cipher;
 mod curve;
+mod gcm;
 mod kdf;
 
 pub use cipher::{aes256_cbc_decrypt, aes256_cbc_encrypt};
 pub use curve::{KeyPair, PrivateKey, PublicKey, SIGNATURE_LEN, Signature};
+pub use gcm::{Aes256GcmKey, GCM_NONCE_LEN, GCM_TAG_LEN, aes256_ctr_apply};
 pub use kdf::{hkdf_sha256, hmac_sha256, sha256};
 
 /// Errors from key parsing.
