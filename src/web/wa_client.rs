@@ -16,6 +16,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use core::future::Future;
+use core::pin::Pin;
 use js_sys::{Array, Function, Promise, Uint8Array};
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber;
@@ -533,13 +535,14 @@ impl core::fmt::Debug for WaClient {
 
 impl WaClient {
     fn command(&self, command: Command) -> Promise {
-        self.command_after(async move { Ok(command) })
+        self.command_after(Box::pin(core::future::ready(Ok(command))))
     }
 
-    /// Runs a command built by an async step (reading a Blob, say).
+    /// Runs a command built by an async step (reading a Blob, say). Boxed, so
+    /// that every command shares one copy of the code that runs it.
     fn command_after(
         &self,
-        prepare: impl core::future::Future<Output = Result<Command, WaError>> + 'static,
+        prepare: Pin<Box<dyn Future<Output = Result<Command, WaError>>>>,
     ) -> Promise {
         let shared = Rc::clone(&self.shared);
         let log = shared.log.clone();
@@ -782,7 +785,7 @@ impl WaClient {
         #[wasm_bindgen(unchecked_param_type = "MediaData")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "DocumentOptions")] options: JsValue,
     ) -> Promise {
-        self.command_after(async move {
+        self.command_after(Box::pin(async move {
             let invalid = |message: String| WaError::new(ErrorCode::InvalidMedia, message);
             let file = read_file(&data).await?;
             let file_name = string_field(&options, "fileName").map_err(invalid)?;
@@ -798,7 +801,7 @@ impl WaClient {
                     .unwrap_or_else(|| "application/octet-stream".to_owned()),
                 caption: optional_string_field(&options, "caption").map_err(invalid)?,
             })
-        })
+        }))
     }
 
     /// Sends an image to `to` (`data` as for `sendDocument`; `options`:
@@ -811,7 +814,7 @@ impl WaClient {
         #[wasm_bindgen(unchecked_param_type = "MediaData")] data: JsValue,
         #[wasm_bindgen(unchecked_param_type = "ImageOptions | undefined")] options: JsValue,
     ) -> Promise {
-        self.command_after(async move {
+        self.command_after(Box::pin(async move {
             let file = read_file(&data).await?;
             Ok(Command::SendImage {
                 to,
@@ -822,7 +825,7 @@ impl WaClient {
                 caption: optional_string_field(&options, "caption")
                     .map_err(|message| WaError::new(ErrorCode::InvalidMedia, message))?,
             })
-        })
+        }))
     }
 
     /// Downloads and opens the document or image of a `message` event (pass
@@ -833,11 +836,11 @@ impl WaClient {
         &self,
         #[wasm_bindgen(unchecked_param_type = "MessageEvent")] message: JsValue,
     ) -> Promise {
-        self.command_after(async move {
+        self.command_after(Box::pin(async move {
             Ok(Command::Download {
                 media: MediaRef::from_message(&message)?,
             })
-        })
+        }))
     }
 
     /// The groups this account is in, with their participants.
