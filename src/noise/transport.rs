@@ -7,6 +7,7 @@ use super::frame::{FRAME_HEADER_LEN, FrameError, MAX_FRAME_PAYLOAD, frame_header
 use super::symmetric::nonce;
 use super::{Direction, NoiseError};
 use crate::crypto::Aes256GcmKey;
+
 /// Length of the AES-GCM authentication tag appended to every ciphertext.
 pub use crate::crypto::GCM_TAG_LEN;
 
