@@ -4,7 +4,7 @@
 //! deterministic Rust that compiles natively and to WebAssembly.
 //!
 //! Layers, bottom to top (each module's documentation says what it owns):
-//! - [`crypto`]: Curve25519 keys, XEdDSA signatures, HMAC/HKDF and AES-CBC helpers.
+//! - [`crypto`]: Curve25519 keys, XEdDSA signatures, HMAC/HKDF, AES-CBC, AES-GCM and AES-CTR.
 //! - [`binary`]: the WABinary XML-like node format and JIDs.
 //! - [`noise`]: the Noise XX handshake, frame codec and transport cipher.
 //! - [`signal`]: the Signal protocol (X3DH, double ratchet, sender keys).
